@@ -1,0 +1,1 @@
+# Tests of config/ (owned by whoever works on config/).

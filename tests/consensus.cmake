@@ -1,0 +1,1 @@
+# Tests of consensus/ (owned by whoever works on consensus/).

@@ -1,0 +1,1 @@
+# Tests of crypto/ (owned by whoever works on crypto/).

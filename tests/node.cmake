@@ -1,0 +1,1 @@
+# Tests of node/ (owned by whoever works on node/).

@@ -1,0 +1,1 @@
+# Tests of wire/ (owned by whoever works on wire/).
