@@ -12,9 +12,9 @@ extern "C" {
 #endif
 
 void *tb_malloc(size_t size);
-void *tb_calloc(size_t count, size_t size);   /* checks count*size overflow */
+void *tb_calloc(size_t count, size_t size); /* checks count*size overflow */
 void *tb_realloc(void *ptr, size_t size);
-void tb_free(void *ptr);                       /* tb_free(NULL) is a no-op */
+void tb_free(void *ptr); /* tb_free(NULL) is a no-op */
 char *tb_strdup(const char *s);
 
 /*

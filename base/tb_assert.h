@@ -16,10 +16,10 @@ extern "C" {
 __attribute__((noreturn)) void tb_assert_fail(const char *expr, const char *file, int line,
                                               const char *func);
 
-#define TB_ASSERT(expr)                                                   \
-    do {                                                                  \
-        if (__builtin_expect(!(expr), 0))                                 \
-            tb_assert_fail(#expr, __FILE__, __LINE__, __func__);          \
+#define TB_ASSERT(expr)                                          \
+    do {                                                         \
+        if (__builtin_expect(!(expr), 0))                        \
+            tb_assert_fail(#expr, __FILE__, __LINE__, __func__); \
     } while (0)
 
 /* O(n) checks that only debug and sanitizer builds pay for. */

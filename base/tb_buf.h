@@ -17,7 +17,8 @@
 extern "C" {
 #endif
 
-struct tb_buf {
+struct tb_buf
+{
     uint8_t *data; /* NULL until the first append */
     size_t len;
     size_t cap;
@@ -25,7 +26,8 @@ struct tb_buf {
 };
 
 /* A borrowed view of bytes; the owner states the lifetime. */
-struct tb_bytes {
+struct tb_bytes
+{
     const uint8_t *ptr;
     size_t len;
 };

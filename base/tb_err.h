@@ -21,22 +21,22 @@ extern "C" {
 #define TB_ERRMSG_SIZE 256
 
 /* X-macro: name, value, text. Values are stable; append only. */
-#define TB_ERR_TABLE(X)                                                     \
-    X(TB_OK, 0, "success")                                                  \
-    X(TB_EINVAL, -1, "invalid argument")                                    \
-    X(TB_ENOMEM, -2, "out of memory")                                       \
-    X(TB_EIO, -3, "input/output error")                                     \
-    X(TB_ENOSPC, -4, "storage full")                                        \
-    X(TB_EBADSIG, -5, "bad signature")                                      \
-    X(TB_EMALFORMED, -6, "malformed encoding")                              \
-    X(TB_ELIMIT, -7, "limit exceeded")                                      \
-    X(TB_ENOTFOUND, -8, "not found")                                        \
-    X(TB_ECRYPTO, -9, "cryptographic library error")                        \
-    X(TB_EEXIST, -10, "already exists")                                     \
-    X(TB_EAUTH, -11, "not authorised")                                      \
-    X(TB_ECONFIG, -12, "invalid configuration")                             \
-    X(TB_EPROOF, -13, "proof does not verify")                              \
-    X(TB_ESTATE, -14, "invalid state")                                      \
+#define TB_ERR_TABLE(X)                              \
+    X(TB_OK, 0, "success")                           \
+    X(TB_EINVAL, -1, "invalid argument")             \
+    X(TB_ENOMEM, -2, "out of memory")                \
+    X(TB_EIO, -3, "input/output error")              \
+    X(TB_ENOSPC, -4, "storage full")                 \
+    X(TB_EBADSIG, -5, "bad signature")               \
+    X(TB_EMALFORMED, -6, "malformed encoding")       \
+    X(TB_ELIMIT, -7, "limit exceeded")               \
+    X(TB_ENOTFOUND, -8, "not found")                 \
+    X(TB_ECRYPTO, -9, "cryptographic library error") \
+    X(TB_EEXIST, -10, "already exists")              \
+    X(TB_EAUTH, -11, "not authorised")               \
+    X(TB_ECONFIG, -12, "invalid configuration")      \
+    X(TB_EPROOF, -13, "proof does not verify")       \
+    X(TB_ESTATE, -14, "invalid state")               \
     X(TB_EPASS, -15, "wrong passphrase or corrupt key file")
 
 enum tb_err {

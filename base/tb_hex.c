@@ -118,8 +118,8 @@ int tb_base64_decode(const char *text, size_t text_len, uint8_t *out, size_t out
             if (v[k] < 0)
                 return TB_EMALFORMED;
         }
-        uint32_t bits = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) |
-                        ((uint32_t)v[2] << 6) | (uint32_t)v[3];
+        uint32_t bits = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) |
+                        (uint32_t)v[3];
         size_t n = 3 - (size_t)pad;
         if (pad == 2 && (bits & 0xffff) != 0)
             return TB_EMALFORMED; /* non-canonical trailing bits */

@@ -39,7 +39,8 @@ int cr_suite_valid(int suite);
  * A reusable incremental hasher. Not thread-safe; one per thread.
  * init allocates (TB_ENOMEM), release frees; begin/update/final may repeat.
  */
-struct cr_hasher {
+struct cr_hasher
+{
     enum cr_suite suite;
     void *md_ctx; /* EVP_MD_CTX, private */
 };

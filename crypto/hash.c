@@ -108,15 +108,33 @@ void cr_hasher_final(struct cr_hasher *h, uint8_t out[CR_HASH_BYTES])
 
 /*
  * One thread-local hasher per suite serves the one-shot calls, so that a hot loop
- * of cr_hash() does not allocate a context per call.
+ * of cr_hash() does not allocate a context per call. The pthread key exists only
+ * for its destructor, which frees a thread's context when the thread exits (a bare
+ * _Thread_local pointer would leak one context per finished thread).
  */
 static _Thread_local EVP_MD_CTX *tls_ctx;
+static pthread_key_t tls_key;
+static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
+
+static void tls_ctx_destroy(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void tls_key_create(void)
+{
+    int rc = pthread_key_create(&tls_key, tls_ctx_destroy);
+    TB_ASSERT(rc == 0);
+}
 
 static EVP_MD_CTX *tls_md_ctx(void)
 {
     if (tls_ctx == NULL) {
+        pthread_once(&tls_key_once, tls_key_create);
         tls_ctx = EVP_MD_CTX_new();
         TB_ASSERT(tls_ctx != NULL);
+        int rc = pthread_setspecific(tls_key, tls_ctx);
+        TB_ASSERT(rc == 0);
     }
     return tls_ctx;
 }

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct t_rng {
+struct t_rng
+{
     uint64_t s[4];
 };
 

@@ -105,9 +105,12 @@ static void errors_have_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(buf_respects_max),   cmocka_unit_test(buf_frees_on_alloc_failure),
-        cmocka_unit_test(hex_round_trip_and_rejects), cmocka_unit_test(base64_vectors),
-        cmocka_unit_test(base64_strict),      cmocka_unit_test(errors_have_text),
+        cmocka_unit_test(buf_respects_max),
+        cmocka_unit_test(buf_frees_on_alloc_failure),
+        cmocka_unit_test(hex_round_trip_and_rejects),
+        cmocka_unit_test(base64_vectors),
+        cmocka_unit_test(base64_strict),
+        cmocka_unit_test(errors_have_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,87 @@
+/*
+ * Internal declarations shared by the files of consensus/ (never included outside it).
+ *
+ * The vote store (vote_set.c) keeps, per kept round, the proposal of that round's
+ * proposer and one prevote and one precommit per validator; core.c runs the rules of
+ * Algorithm 1 over it. Nothing here allocates except cs_slots_alloc() at init.
+ */
+#ifndef CS_INTERNAL_H
+#define CS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consensus.h"
+
+/* One validator's vote of one type in one round, as first received. */
+struct cs_vote_entry {
+    bool present;
+    bool is_nil;
+    bool equivocated; /* evidence already reported for this (sender, round, type) */
+    struct cs_block_id block_id;
+    struct cs_sig sig;
+};
+
+/* The proposal of proposer(h, r) for one round, as first received. */
+struct cs_proposal_entry {
+    bool present;
+    bool valid;
+    bool equivocated;
+    uint32_t pol_round;
+    struct cs_block_id block_id;
+    struct cs_sig sig;
+};
+
+/* Index 0 prevotes, 1 precommits: vote type minus one. */
+#define CS_VOTE_KINDS 2u
+
+struct cs_round_slot {
+    uint32_t round; /* CS_ROUND_NONE when the slot holds nothing */
+    struct cs_proposal_entry proposal;
+    uint32_t vote_count[CS_VOTE_KINDS];
+    struct cs_vote_entry *votes[CS_VOTE_KINDS]; /* validators_max entries each */
+};
+
+/* What adding a message did. */
+enum cs_add_result {
+    CS_ADD_NEW = 0,
+    CS_ADD_DUPLICATE = 1,
+    CS_ADD_EQUIVOCATION = 2,       /* first conflict: evidence filled in */
+    CS_ADD_EQUIVOCATION_AGAIN = 3, /* already reported: nothing to do */
+};
+
+/* Which votes a count considers. */
+enum cs_vote_filter {
+    CS_COUNT_ANY = 0,
+    CS_COUNT_NIL = 1,
+    CS_COUNT_VALUE = 2,
+};
+
+int cs_slots_alloc(struct cs_core *core);
+void cs_slots_free(struct cs_core *core);
+void cs_slots_reset(struct cs_core *core);
+
+/* The slot holding round, or NULL when round is not kept (no claiming). */
+struct cs_round_slot *cs_slot_find(struct cs_core *core, uint32_t round);
+
+/* The slot for round, claimed (reset) if it held an older round; NULL outside the window. */
+struct cs_round_slot *cs_slot_claim(struct cs_core *core, uint32_t round);
+
+enum cs_add_result cs_vote_set_add(struct cs_core *core, struct cs_round_slot *slot,
+                                   const struct cs_vote *vote, struct cs_evidence *evidence);
+
+enum cs_add_result cs_proposal_set(struct cs_core *core, struct cs_round_slot *slot,
+                                   const struct cs_proposal *proposal,
+                                   struct cs_evidence *evidence);
+
+uint32_t cs_vote_set_count(const struct cs_core *core, const struct cs_round_slot *slot,
+                           enum cs_msg_type type, enum cs_vote_filter filter,
+                           const struct cs_block_id *id);
+
+/* Fills commit with every precommit for id in slot; returns the signer count. */
+uint32_t cs_vote_set_certificate(const struct cs_core *core, const struct cs_round_slot *slot,
+                                 const struct cs_block_id *id, struct cs_commit *commit);
+
+bool cs_block_id_equal(const struct cs_block_id *a, const struct cs_block_id *b);
+
+#endif

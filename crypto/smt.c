@@ -1,0 +1,531 @@
+/*
+ * The status tree: batch updates over content-addressed nodes, lookups, proofs, and the
+ * pure proof verifier (DESIGN 3.6; the compact form is described in cr_smt.h).
+ *
+ * An update sorts the batch by key and walks the old tree and the batch together, so a
+ * prefix shared by many keys is read and hashed once. Where the old tree has an empty
+ * subtree or a single leaf, the new subtree is built from the remaining ops (plus that
+ * leaf, unless an op names its key). Results climb with their kind, so that a subtree
+ * left with one leaf collapses to that leaf's hash without rehashing.
+ *
+ * Must never: trust a proof, or a node from the store without re-hashing it; recurse
+ * past 256 levels; overwrite a node.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cr_smt.h"
+#include "tb_alloc.h"
+#include "tb_assert.h"
+#include "tb_hex.h"
+
+_Static_assert(CR_SMT_DEPTH_MAX == 8 * CR_SMT_KEY_BYTES, "one level per key bit");
+
+static const uint8_t smt_zero[CR_HASH_BYTES];
+
+enum smt_kind {
+    SMT_EMPTY = 0,
+    SMT_LEAF = 1,
+    SMT_INNER = 2,
+    SMT_UNKNOWN = 3, /* an untouched subtree: read it only if its kind matters */
+};
+
+/* A subtree's hash with what is known of its shape. */
+struct smt_sub {
+    uint8_t hash[CR_HASH_BYTES];
+    uint8_t kind; /* enum smt_kind */
+};
+
+static int smt_bit(const uint8_t key[CR_SMT_KEY_BYTES], uint32_t depth)
+{
+    TB_ASSERT(depth < CR_SMT_DEPTH_MAX);
+    return (key[depth >> 3] >> (7 - (depth & 7))) & 1;
+}
+
+static int smt_is_zero(const uint8_t hash[CR_HASH_BYTES])
+{
+    return memcmp(hash, smt_zero, CR_HASH_BYTES) == 0;
+}
+
+static void smt_hash3(struct cr_hasher *h, uint8_t prefix, const uint8_t a[CR_HASH_BYTES],
+                      const uint8_t b[CR_HASH_BYTES], uint8_t out[CR_HASH_BYTES])
+{
+    cr_hasher_begin(h);
+    cr_hasher_update(h, &prefix, 1);
+    cr_hasher_update(h, a, CR_HASH_BYTES);
+    cr_hasher_update(h, b, CR_HASH_BYTES);
+    cr_hasher_final(h, out);
+}
+
+static void smt_hash3_pure(enum cr_suite suite, uint8_t prefix, const uint8_t a[CR_HASH_BYTES],
+                           const uint8_t b[CR_HASH_BYTES], uint8_t out[CR_HASH_BYTES])
+{
+    uint8_t buf[1 + 2 * CR_HASH_BYTES];
+    buf[0] = prefix;
+    memcpy(buf + 1, a, CR_HASH_BYTES);
+    memcpy(buf + 1 + CR_HASH_BYTES, b, CR_HASH_BYTES);
+    cr_hash(suite, buf, sizeof(buf), out);
+}
+
+void cr_smt_leaf_hash(enum cr_suite suite, const uint8_t key[CR_SMT_KEY_BYTES],
+                      const uint8_t value_hash[CR_HASH_BYTES], uint8_t out[CR_HASH_BYTES])
+{
+    TB_ASSERT(cr_suite_valid((int)suite));
+    TB_ASSERT(key != NULL && value_hash != NULL);
+    smt_hash3_pure(suite, 0x00, key, value_hash, out);
+}
+
+int cr_smt_init(struct cr_smt *tree, enum cr_suite suite, const struct cr_smt_store *store)
+{
+    TB_ASSERT(cr_suite_valid((int)suite));
+    TB_ASSERT(store != NULL && store->get != NULL && store->put != NULL);
+    memset(tree, 0, sizeof(*tree));
+    tree->suite = suite;
+    tree->store = *store;
+    if (cr_hasher_init(&tree->hasher, suite) != TB_OK) {
+        return tb_fail(tree->errmsg, TB_ENOMEM, "status tree hasher");
+    }
+    return TB_OK;
+}
+
+void cr_smt_release(struct cr_smt *tree)
+{
+    cr_hasher_release(&tree->hasher);
+    tb_free(tree->sorted);
+    tree->sorted = NULL;
+    tree->sorted_cap = 0;
+}
+
+static void smt_errmsg_node(struct cr_smt *tree, const char *what,
+                            const uint8_t hash[CR_HASH_BYTES])
+{
+    char hex[2 * 8 + 1];
+    tb_hex_encode(hash, 8, hex);
+    tb_errmsg_wrapf(tree->errmsg, "%s status node %s", what, hex);
+}
+
+/* Reads a node and checks that its bytes hash to the address it was asked for. */
+static int smt_read(struct cr_smt *tree, void *txn, const uint8_t hash[CR_HASH_BYTES],
+                    struct cr_smt_node *node)
+{
+    uint8_t check[CR_HASH_BYTES];
+    TB_ASSERT(!smt_is_zero(hash)); /* the empty subtree is never stored */
+    int rv = tree->store.get(tree->store.impl, txn, hash, node, tree->errmsg);
+    if (rv != TB_OK) {
+        TB_ASSERT(rv < 0);
+        smt_errmsg_node(tree, "read", hash);
+        return rv;
+    }
+    if (node->kind != CR_SMT_NODE_LEAF && node->kind != CR_SMT_NODE_INNER) {
+        tb_errmsg_setf(tree->errmsg, "bad kind %u", (unsigned)node->kind);
+        smt_errmsg_node(tree, "read", hash);
+        return TB_EIO;
+    }
+    smt_hash3(&tree->hasher, node->kind == CR_SMT_NODE_LEAF ? 0x00 : 0x01, node->a, node->b, check);
+    if (memcmp(check, hash, CR_HASH_BYTES) != 0) {
+        tb_errmsg_setf(tree->errmsg, "content does not match its hash");
+        smt_errmsg_node(tree, "read", hash);
+        return TB_EIO;
+    }
+    return TB_OK;
+}
+
+/* Hashes and stores a node; out gets its hash. */
+static int smt_write(struct cr_smt *tree, void *txn, uint8_t kind, const uint8_t a[CR_HASH_BYTES],
+                     const uint8_t b[CR_HASH_BYTES], struct smt_sub *out)
+{
+    struct cr_smt_node node;
+    TB_ASSERT(kind == CR_SMT_NODE_LEAF || kind == CR_SMT_NODE_INNER);
+    node.kind = kind;
+    memcpy(node.a, a, CR_HASH_BYTES);
+    memcpy(node.b, b, CR_HASH_BYTES);
+    smt_hash3(&tree->hasher, kind == CR_SMT_NODE_LEAF ? 0x00 : 0x01, a, b, out->hash);
+    out->kind = kind == CR_SMT_NODE_LEAF ? SMT_LEAF : SMT_INNER;
+    int rv = tree->store.put(tree->store.impl, txn, out->hash, &node, tree->errmsg);
+    if (rv != TB_OK) {
+        TB_ASSERT(rv < 0);
+        smt_errmsg_node(tree, "put", out->hash);
+    }
+    return rv;
+}
+
+/* First op in sorted ops[0..n) whose key has bit `depth` set (all share the bits above). */
+static size_t smt_split(const struct cr_smt_op *const *ops, size_t n, uint32_t depth)
+{
+    size_t lo = 0;
+    size_t hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (smt_bit(ops[mid]->key, depth)) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    TB_ASSERT(lo <= n);
+    if (lo > 0) {
+        TB_DEBUG_ASSERT(!smt_bit(ops[lo - 1]->key, depth));
+    }
+    return lo;
+}
+
+/* Whether sorted ops[0..n) names key. */
+static int smt_ops_have(const struct cr_smt_op *const *ops, size_t n,
+                        const uint8_t key[CR_SMT_KEY_BYTES])
+{
+    size_t lo = 0;
+    size_t hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(ops[mid]->key, key, CR_SMT_KEY_BYTES);
+        if (c == 0) {
+            return 1;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Builds the subtree at `depth` that holds the upserts of ops[0..n) plus `extra`, an
+ * existing leaf (hash extra_hash) that no op names, or NULL. Keys are distinct, so two
+ * of them split before depth 256.
+ */
+static int smt_build(struct cr_smt *tree, void *txn, uint32_t depth,
+                     const struct cr_smt_op *const *ops, size_t n, const struct cr_smt_node *extra,
+                     const uint8_t *extra_hash, struct smt_sub *out)
+{
+    size_t live = extra != NULL ? 1 : 0;
+    const struct cr_smt_op *last = NULL;
+    for (size_t i = 0; i < n && live < 2; i++) {
+        if (!ops[i]->remove) {
+            live++;
+            last = ops[i];
+        }
+    }
+    if (live == 0) {
+        memset(out->hash, 0, CR_HASH_BYTES);
+        out->kind = SMT_EMPTY;
+        return TB_OK;
+    }
+    if (live == 1) {
+        if (extra != NULL) {
+            memcpy(out->hash, extra_hash, CR_HASH_BYTES); /* already stored */
+            out->kind = SMT_LEAF;
+            return TB_OK;
+        }
+        TB_ASSERT(last != NULL);
+        return smt_write(tree, txn, CR_SMT_NODE_LEAF, last->key, last->value_hash, out);
+    }
+    TB_ASSERT(depth < CR_SMT_DEPTH_MAX);
+    struct smt_sub left;
+    struct smt_sub right;
+    size_t split = smt_split(ops, n, depth);
+    int extra_right = extra != NULL && smt_bit(extra->a, depth);
+    int rv = smt_build(tree, txn, depth + 1, ops, split, extra_right ? NULL : extra,
+                       extra_right ? NULL : extra_hash, &left);
+    if (rv == TB_OK) {
+        rv = smt_build(tree, txn, depth + 1, ops + split, n - split, extra_right ? extra : NULL,
+                       extra_right ? extra_hash : NULL, &right);
+    }
+    if (rv != TB_OK) {
+        return rv;
+    }
+    /* Two or more leaves below: never collapses, even if one side is empty. */
+    return smt_write(tree, txn, CR_SMT_NODE_INNER, left.hash, right.hash, out);
+}
+
+/* Whether a and b agree on their first `bits` bits. */
+static int smt_prefix_equal(const uint8_t a[CR_SMT_KEY_BYTES], const uint8_t b[CR_SMT_KEY_BYTES],
+                            uint32_t bits)
+{
+    TB_ASSERT(bits <= CR_SMT_DEPTH_MAX);
+    uint32_t bytes = bits / 8;
+    if (memcmp(a, b, bytes) != 0) {
+        return 0;
+    }
+    uint32_t rest = bits % 8;
+    if (rest == 0) {
+        return 1;
+    }
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return ((a[bytes] ^ b[bytes]) & mask) == 0;
+}
+
+/* Combines two new children of an inner node, collapsing a lone leaf upwards. */
+static int smt_join(struct cr_smt *tree, void *txn, struct smt_sub *left, struct smt_sub *right,
+                    struct smt_sub *out)
+{
+    struct smt_sub *sides[2] = {left, right};
+    for (int i = 0; i < 2; i++) {
+        if (sides[i]->kind == SMT_UNKNOWN && smt_is_zero(sides[i]->hash)) {
+            sides[i]->kind = SMT_EMPTY;
+        }
+    }
+    if (left->kind == SMT_EMPTY || right->kind == SMT_EMPTY) {
+        struct smt_sub *other = left->kind == SMT_EMPTY ? right : left;
+        if (other->kind == SMT_UNKNOWN) {
+            struct cr_smt_node node;
+            int rv = smt_read(tree, txn, other->hash, &node);
+            if (rv != TB_OK) {
+                return rv;
+            }
+            other->kind = node.kind == CR_SMT_NODE_LEAF ? SMT_LEAF : SMT_INNER;
+        }
+        if (other->kind != SMT_INNER) {
+            *out = *other; /* empty or a single leaf: the subtree is that */
+            return TB_OK;
+        }
+    }
+    TB_ASSERT(left->kind != SMT_EMPTY || right->kind != SMT_EMPTY);
+    return smt_write(tree, txn, CR_SMT_NODE_INNER, left->hash, right->hash, out);
+}
+
+/* Applies sorted, distinct ops[0..n) (n > 0) to the subtree `hash` at `depth`. */
+static int smt_update_at(struct cr_smt *tree, void *txn, const uint8_t hash[CR_HASH_BYTES],
+                         uint32_t depth, const struct cr_smt_op *const *ops, size_t n,
+                         struct smt_sub *out)
+{
+    struct cr_smt_node node;
+    TB_ASSERT(n > 0);
+    TB_ASSERT(depth <= CR_SMT_DEPTH_MAX);
+    if (smt_is_zero(hash)) {
+        return smt_build(tree, txn, depth, ops, n, NULL, NULL, out);
+    }
+    int rv = smt_read(tree, txn, hash, &node);
+    if (rv != TB_OK) {
+        return rv;
+    }
+    if (node.kind == CR_SMT_NODE_LEAF) {
+        /* A leaf off its key's path would break the build's depth bound. */
+        if (!smt_prefix_equal(node.a, ops[0]->key, depth)) {
+            tb_errmsg_setf(tree->errmsg, "leaf off its key's path at depth %u", depth);
+            smt_errmsg_node(tree, "read", hash);
+            return TB_EIO;
+        }
+        int replaced = smt_ops_have(ops, n, node.a);
+        return smt_build(tree, txn, depth, ops, n, replaced ? NULL : &node,
+                         replaced ? NULL : hash, out);
+    }
+    if (depth == CR_SMT_DEPTH_MAX) {
+        tb_errmsg_setf(tree->errmsg, "inner node at depth 256");
+        smt_errmsg_node(tree, "read", hash);
+        return TB_EIO;
+    }
+    struct smt_sub left = {.kind = SMT_UNKNOWN};
+    struct smt_sub right = {.kind = SMT_UNKNOWN};
+    memcpy(left.hash, node.a, CR_HASH_BYTES);
+    memcpy(right.hash, node.b, CR_HASH_BYTES);
+    size_t split = smt_split(ops, n, depth);
+    if (split > 0) {
+        rv = smt_update_at(tree, txn, node.a, depth + 1, ops, split, &left);
+    }
+    if (rv == TB_OK && split < n) {
+        rv = smt_update_at(tree, txn, node.b, depth + 1, ops + split, n - split, &right);
+    }
+    if (rv != TB_OK) {
+        return rv;
+    }
+    return smt_join(tree, txn, &left, &right, out);
+}
+
+/* Orders by key, then by position in the caller's array, so the last op of a key wins. */
+static int smt_op_cmp(const void *pa, const void *pb)
+{
+    const struct cr_smt_op *a = *(const struct cr_smt_op *const *)pa;
+    const struct cr_smt_op *b = *(const struct cr_smt_op *const *)pb;
+    int c = memcmp(a->key, b->key, CR_SMT_KEY_BYTES);
+    if (c != 0) {
+        return c;
+    }
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+/* Sorts the batch into tree->sorted and keeps the last op of each key; returns the count. */
+static int smt_sort_batch(struct cr_smt *tree, const struct cr_smt_op *ops, size_t count,
+                          size_t *out_count)
+{
+    if (count > tree->sorted_cap) {
+        if (count > SIZE_MAX / sizeof(*tree->sorted)) {
+            return tb_fail(tree->errmsg, TB_ENOMEM, "batch of %zu ops", count);
+        }
+        const struct cr_smt_op **grown = tb_realloc(tree->sorted, count * sizeof(*grown));
+        if (grown == NULL) {
+            return tb_fail(tree->errmsg, TB_ENOMEM, "batch of %zu ops", count);
+        }
+        tree->sorted = grown;
+        tree->sorted_cap = count;
+    }
+    for (size_t i = 0; i < count; i++) {
+        tree->sorted[i] = &ops[i];
+    }
+    qsort(tree->sorted, count, sizeof(*tree->sorted), smt_op_cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        int last_of_key = i + 1 == count || memcmp(tree->sorted[i]->key, tree->sorted[i + 1]->key,
+                                                   CR_SMT_KEY_BYTES) != 0;
+        if (last_of_key) {
+            tree->sorted[kept++] = tree->sorted[i];
+        }
+    }
+    TB_ASSERT(kept <= count);
+    TB_ASSERT(count == 0 || kept > 0);
+    *out_count = kept;
+    return TB_OK;
+}
+
+int cr_smt_update(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
+                  const struct cr_smt_op *ops, size_t count, uint8_t new_root[CR_HASH_BYTES])
+{
+    struct smt_sub result;
+    size_t n = 0;
+    TB_ASSERT(tree->hasher.md_ctx != NULL);
+    TB_ASSERT(ops != NULL || count == 0);
+    if (count == 0) {
+        memmove(new_root, root, CR_HASH_BYTES);
+        return TB_OK;
+    }
+    int rv = smt_sort_batch(tree, ops, count, &n);
+    if (rv != TB_OK) {
+        return rv;
+    }
+    rv = smt_update_at(tree, txn, root, 0, tree->sorted, n, &result);
+    if (rv != TB_OK) {
+        return rv;
+    }
+    if (result.kind == SMT_EMPTY) {
+        TB_ASSERT(smt_is_zero(result.hash));
+    }
+    memcpy(new_root, result.hash, CR_HASH_BYTES);
+    return TB_OK;
+}
+
+/*
+ * Follows key's path from root, filling proof (siblings, depth, end). Used by both
+ * cr_smt_get and cr_smt_prove.
+ */
+static int smt_walk(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
+                    const uint8_t key[CR_SMT_KEY_BYTES], struct cr_smt_proof *proof)
+{
+    uint8_t hash[CR_HASH_BYTES];
+    struct cr_smt_node node;
+    memcpy(hash, root, CR_HASH_BYTES);
+    proof->depth = 0;
+    for (uint32_t depth = 0; depth <= CR_SMT_DEPTH_MAX; depth++) {
+        proof->depth = depth;
+        if (smt_is_zero(hash)) {
+            proof->end = CR_SMT_END_EMPTY;
+            return TB_OK;
+        }
+        int rv = smt_read(tree, txn, hash, &node);
+        if (rv != TB_OK) {
+            return rv;
+        }
+        if (node.kind == CR_SMT_NODE_LEAF) {
+            proof->end = CR_SMT_END_LEAF;
+            memcpy(proof->leaf_key, node.a, CR_SMT_KEY_BYTES);
+            memcpy(proof->leaf_value_hash, node.b, CR_HASH_BYTES);
+            return TB_OK;
+        }
+        if (depth == CR_SMT_DEPTH_MAX) {
+            break;
+        }
+        int bit = smt_bit(key, depth);
+        memcpy(proof->siblings[depth], bit ? node.a : node.b, CR_HASH_BYTES);
+        memcpy(hash, bit ? node.b : node.a, CR_HASH_BYTES);
+    }
+    tb_errmsg_setf(tree->errmsg, "inner node at depth 256");
+    smt_errmsg_node(tree, "read", hash);
+    return TB_EIO;
+}
+
+int cr_smt_prove(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
+                 const uint8_t key[CR_SMT_KEY_BYTES], struct cr_smt_proof *proof)
+{
+    TB_ASSERT(tree->hasher.md_ctx != NULL);
+    TB_ASSERT(proof != NULL);
+    memset(proof, 0, offsetof(struct cr_smt_proof, siblings));
+    return smt_walk(tree, txn, root, key, proof);
+}
+
+int cr_smt_get(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
+               const uint8_t key[CR_SMT_KEY_BYTES], uint8_t value_hash[CR_HASH_BYTES],
+               int *found)
+{
+    /* The walk that builds a proof finds the value too; 8 KiB of stack is fine here. */
+    struct cr_smt_proof proof;
+    TB_ASSERT(tree->hasher.md_ctx != NULL);
+    TB_ASSERT(found != NULL);
+    *found = 0;
+    int rv = smt_walk(tree, txn, root, key, &proof);
+    if (rv != TB_OK) {
+        return rv;
+    }
+    if (proof.end == CR_SMT_END_LEAF && memcmp(proof.leaf_key, key, CR_SMT_KEY_BYTES) == 0) {
+        memcpy(value_hash, proof.leaf_value_hash, CR_HASH_BYTES);
+        *found = 1;
+    }
+    return TB_OK;
+}
+
+/* The hash the proof's path ends in, after the checks that make the end admissible. */
+static int smt_verify_end(enum cr_suite suite, const uint8_t key[CR_SMT_KEY_BYTES],
+                          const uint8_t *value_hash, const struct cr_smt_proof *proof,
+                          uint8_t out[CR_HASH_BYTES])
+{
+    if (proof->end == CR_SMT_END_EMPTY) {
+        /* Absence only; a depth-256 subtree holds at most one key, so its sibling can't
+         * hold the two that would keep the parent from collapsing. */
+        if (value_hash != NULL || proof->depth >= CR_SMT_DEPTH_MAX) {
+            return TB_EPROOF;
+        }
+        memset(out, 0, CR_HASH_BYTES);
+        return TB_OK;
+    }
+    if (proof->end != CR_SMT_END_LEAF) {
+        return TB_EPROOF;
+    }
+    int same_key = tb_memeq_ct(proof->leaf_key, key, CR_SMT_KEY_BYTES);
+    if (value_hash != NULL) {
+        if (!same_key || !tb_memeq_ct(proof->leaf_value_hash, value_hash, CR_HASH_BYTES)) {
+            return TB_EPROOF;
+        }
+    } else if (same_key || !smt_prefix_equal(proof->leaf_key, key, proof->depth)) {
+        return TB_EPROOF; /* present after all, or a leaf from another path */
+    }
+    cr_smt_leaf_hash(suite, proof->leaf_key, proof->leaf_value_hash, out);
+    return TB_OK;
+}
+
+int cr_smt_verify(enum cr_suite suite, const uint8_t root[CR_HASH_BYTES],
+                  const uint8_t key[CR_SMT_KEY_BYTES], const uint8_t *value_hash,
+                  const struct cr_smt_proof *proof)
+{
+    uint8_t hash[CR_HASH_BYTES];
+    TB_ASSERT(cr_suite_valid((int)suite));
+    TB_ASSERT(proof != NULL);
+    if (proof->depth > CR_SMT_DEPTH_MAX) {
+        return TB_EPROOF;
+    }
+    if (smt_verify_end(suite, key, value_hash, proof, hash) != TB_OK) {
+        return TB_EPROOF;
+    }
+    /* Below the root, a lone leaf or empty end would have collapsed unless its sibling
+     * held something. */
+    if (proof->depth > 0 && smt_is_zero(proof->siblings[proof->depth - 1])) {
+        return TB_EPROOF;
+    }
+    for (uint32_t i = proof->depth; i > 0; i--) {
+        const uint8_t *sibling = proof->siblings[i - 1];
+        if (smt_bit(key, i - 1)) {
+            smt_hash3_pure(suite, 0x01, sibling, hash, hash);
+        } else {
+            smt_hash3_pure(suite, 0x01, hash, sibling, hash);
+        }
+    }
+    return tb_memeq_ct(hash, root, CR_HASH_BYTES) ? TB_OK : TB_EPROOF;
+}
