@@ -110,8 +110,8 @@ static void bench_log(enum cr_suite suite, uint64_t n)
         }
     }
     dt = cpu_s() - t0;
-    printf("log.inclusion_proof   %10.0f /s  (size %" PRIu64 ", %u hashes)\n",
-           (double)proofs / dt, n, path.count);
+    printf("log.inclusion_proof   %10.0f /s  (size %" PRIu64 ", %u hashes)\n", (double)proofs / dt,
+           n, path.count);
     t0 = cpu_s();
     int bad = 0;
     for (int i = 0; i < proofs / 10; i++) {
@@ -261,8 +261,7 @@ int main(int argc, char **argv)
         in[1] = out[0];
     }
     double dt = cpu_s() - t0;
-    printf("hash.65_bytes         %10.0f /s  (the machine's limit for one node hash)\n",
-           1e6 / dt);
+    printf("hash.65_bytes         %10.0f /s  (the machine's limit for one node hash)\n", 1e6 / dt);
     bench_log(suite, n);
     printf("rss_max_mb            %10ld\n", max_rss_mb());
     bench_smt(suite, (size_t)n, batch);

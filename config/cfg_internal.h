@@ -45,6 +45,9 @@ TB_MUST_CHECK int cfg_parse_hostport(const char *s,
 /* http:// or https://, HOST:PORT as above, then an optional path of [A-Za-z0-9._~/%-]. */
 TB_MUST_CHECK int cfg_check_endpoint(const char *s, size_t len, char *why);
 
+/* The host of a valid endpoint (no brackets); TB_ECONFIG if the endpoint is not valid. */
+TB_MUST_CHECK int cfg_endpoint_host(const char *endpoint, char *host, size_t host_size);
+
 /* True for 127.0.0.0/8 in dotted form, ::1 and localhost. */
 int cfg_host_is_loopback(const char *host);
 

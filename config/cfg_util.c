@@ -46,7 +46,8 @@ int cfg_file_read(const char *path, size_t max, struct tb_buf *out, char *errmsg
     TB_ASSERT(path != NULL);
     TB_ASSERT(max > 0 && max < SIZE_MAX - 1);
     tb_buf_init(out, max + 1);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO in place of the file must not hang the open. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return tb_fail(errmsg, TB_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0) {
@@ -306,4 +307,19 @@ int cfg_host_is_loopback(const char *host)
         }
     }
     return parts == 4 && digits > 0;
+}
+
+int cfg_endpoint_host(const char *endpoint, char *host, size_t host_size)
+{
+    char why[TB_ERRMSG_SIZE];
+    uint16_t port = 0;
+    size_t len = strlen(endpoint), skip;
+    TB_ASSERT(host_size > 1);
+    if (cfg_check_endpoint(endpoint, len, why) != TB_OK)
+        return TB_ECONFIG;
+    skip = strncmp(endpoint, "https://", 8) == 0 ? 8 : 7;
+    const char *slash = strchr(endpoint + skip, '/');
+    size_t end = slash == NULL ? len : (size_t)(slash - endpoint);
+    TB_ASSERT(end > skip);
+    return cfg_parse_hostport(endpoint + skip, end - skip, host, host_size, &port, why);
 }

@@ -331,6 +331,10 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
     TB_ASSERT(st->line > 0);
     if (st->rc != TB_OK)
         return 0;
+    if (value == NULL) { /* only if someone turned on inih's ini_allow_no_value */
+        cfg_state_fail(st, st->line, "syntax error: expected [section] or key = value");
+        return 0;
+    }
     if (section[0] == '\0') {
         cfg_state_fail(st, st->line, "%.40s: key outside any [section]", name);
         return 0;
@@ -356,6 +360,24 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
         return 0;
     }
     st->set_line[k] = st->line;
+    return 1;
+}
+
+/*
+ * inih ignores whatever follows the ] of a section header; we accept only blanks and a
+ * comment there, so that "[api] listen = ..." is not silently a bare section header.
+ */
+static int cfg_section_line_ok(const char *line, size_t len)
+{
+    const char *close;
+    if (len == 0 || line[0] != '[' || (close = memchr(line, ']', len)) == NULL)
+        return 1; /* not a section header, or inih reports the syntax error itself */
+    for (size_t i = (size_t)(close - line) + 1; i < len; i++) {
+        if (line[i] == ';' || line[i] == '#')
+            return 1;
+        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+            return 0;
+    }
     return 1;
 }
 
@@ -386,6 +408,10 @@ static char *cfg_ini_reader(char *str, int num, void *stream)
     while (line_len > 0 && (*start == ' ' || *start == '\t' || *start == '\v' || *start == '\f')) {
         start++;
         line_len--;
+    }
+    if (!cfg_section_line_ok(start, line_len)) {
+        cfg_state_fail(st, st->line, "text after ] in a section header");
+        return NULL;
     }
     memcpy(str, start, line_len);
     str[line_len] = '\n';
@@ -691,8 +717,36 @@ int cfg_config_write(const struct cfg_config *cfg, struct tb_buf *out)
     return rc;
 }
 
-int cfg_config_check_genesis(const struct cfg_config *cfg,
-                             const struct cfg_genesis *g,
+/*
+ * Peer endpoints must match [peer] tls: with TLS on, https:// only (a plaintext peer
+ * would be refused at the handshake anyway; better to say so at start-up); with TLS off,
+ * loopback http:// only, the same rule as for the listen host.
+ */
+static int cfg_check_endpoints(const struct cfg_config *cfg, const struct cfg_genesis *g,
+                               char *errmsg)
+{
+    char host[CFG_ENDPOINT_MAX + 1];
+    TB_ASSERT(g->member_count <= CFG_MEMBERS_MAX);
+    for (size_t i = 0; i < g->member_count; i++) {
+        const struct cfg_member *m = &g->members[i];
+        int https = strncmp(m->endpoint, "https://", 8) == 0;
+        if (cfg->peer.tls && !https)
+            return tb_fail(errmsg, TB_ECONFIG,
+                           "[peer] tls: on, but member %s has a plain http:// endpoint in %s",
+                           m->city, cfg->node.genesis);
+        if (cfg->peer.tls)
+            continue;
+        if (https || cfg_endpoint_host(m->endpoint, host, sizeof(host)) != TB_OK ||
+            !cfg_host_is_loopback(host))
+            return tb_fail(errmsg, TB_ECONFIG,
+                           "[peer] tls: off is allowed only when every member endpoint is "
+                           "loopback http://, not %s's in %s",
+                           m->city, cfg->node.genesis);
+    }
+    return TB_OK;
+}
+
+int cfg_config_check_genesis(const struct cfg_config *cfg, const struct cfg_genesis *g,
                              char *errmsg)
 {
     TB_ASSERT(cfg != NULL);
@@ -701,5 +755,5 @@ int cfg_config_check_genesis(const struct cfg_config *cfg,
         return tb_fail(errmsg, TB_ECONFIG,
                        "[node] city: \"%s\" is not a member of federation \"%s\" in %s",
                        cfg->node.city, g->federation, cfg->node.genesis);
-    return TB_OK;
+    return cfg_check_endpoints(cfg, g, errmsg);
 }

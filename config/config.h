@@ -129,8 +129,9 @@ TB_MUST_CHECK int cfg_config_load(const char *path, struct cfg_config *out, char
 TB_MUST_CHECK int cfg_config_write(const struct cfg_config *cfg, struct tb_buf *out);
 
 /*
- * Checks the config against the genesis: the city is a member. TB_ECONFIG with a
- * message naming both files' facts.
+ * Checks the config against the genesis: the city is a member, and the members'
+ * endpoints fit [peer] tls (on: all https://; off: all loopback http://). TB_ECONFIG
+ * with a message naming the key, the member and the genesis path.
  */
 TB_MUST_CHECK int cfg_config_check_genesis(const struct cfg_config *cfg,
                                            const struct cfg_genesis *g,

@@ -17,7 +17,11 @@
  * (2f+1 for n = 3f+1). Round-skip threshold: the smallest k with 3k > n (f+1).
  * Proposer of (h, r): (h + r) mod n.
  *
- * CHANGES: (none yet; later header changes are listed here for the sim engineer)
+ * CHANGES (for the sim engineer; newest last):
+ * - 17:20 CS_ROUNDS_PINNED added, CS_ROUND_SLOTS grew: old rounds that a lock or a POL
+ *   refers to are kept, so line 28 works however old the POL (a liveness fix found with
+ *   tongban-sim seed 4, mix equivocate). An equivocator's second vote per (round, type)
+ *   is now counted for its value, as in the paper. No API change.
  */
 #ifndef CS_CONSENSUS_H
 #define CS_CONSENSUS_H
@@ -33,18 +37,21 @@ extern "C" {
 
 /* ------------------------------------------------------------------ limits */
 
-#define CS_VALIDATORS_MAX 64u   /* largest validator set the core accepts */
-#define CS_SIG_BYTES_MAX 72u    /* DER SM2 signatures fit; Ed25519 is 64 */
+#define CS_VALIDATORS_MAX 64u /* largest validator set the core accepts */
+#define CS_SIG_BYTES_MAX 72u  /* DER SM2 signatures fit; Ed25519 is 64 */
 #define CS_BLOCK_ID_BYTES 32u
 /*
  * Vote sets are kept for rounds in [round - CS_ROUNDS_PAST, round + CS_ROUND_WINDOW]
- * around the current round. Votes and proposals outside that window are dropped and
- * counted (never allocated for); the sender's highest round is still remembered (one
- * integer per validator) so the f+1 round skip (line 55) works at any distance.
+ * around the current round, plus up to CS_ROUNDS_PINNED older rounds that still matter
+ * (the locked and valid rounds, and the valid rounds cited by this round's proposals).
+ * Votes and proposals for other rounds are dropped and counted (never allocated for);
+ * the sender's highest round is still remembered (one integer per validator) so the
+ * f+1 round skip (line 55) works at any distance.
  */
 #define CS_ROUND_WINDOW 8u
 #define CS_ROUNDS_PAST 4u
-#define CS_ROUND_SLOTS (CS_ROUNDS_PAST + 1u + CS_ROUND_WINDOW)
+#define CS_ROUNDS_PINNED 4u
+#define CS_ROUND_SLOTS (CS_ROUNDS_PAST + 1u + CS_ROUND_WINDOW + CS_ROUNDS_PINNED)
 /* Rounds at or above this are malformed (an honest node needs years of timeouts). */
 #define CS_ROUND_MAX (1u << 30)
 #define CS_ROUND_NONE UINT32_MAX /* "-1" of the paper: no locked/valid/POL round */
@@ -58,12 +65,14 @@ extern "C" {
 
 /* ------------------------------------------------------------- basic types */
 
-struct cs_block_id {
+struct cs_block_id
+{
     uint8_t bytes[CS_BLOCK_ID_BYTES];
 };
 
 /* An opaque signature as the driver received it; len <= CS_SIG_BYTES_MAX. */
-struct cs_sig {
+struct cs_sig
+{
     uint8_t len;
     uint8_t bytes[CS_SIG_BYTES_MAX];
 };
@@ -86,7 +95,8 @@ enum cs_step {
 };
 
 /* The validator set of one height: equal weights, sorted by key id by the driver. */
-struct cs_validator_set {
+struct cs_validator_set
+{
     uint32_t count;      /* n, 1..validators_max */
     uint32_t self_index; /* this node's index, or CS_INDEX_NONE for an observer */
 };
@@ -108,7 +118,8 @@ enum cs_mutation_flags {
     CS_MUTATION_SEND_BEFORE_PERSIST = 1u << 2,
 };
 
-struct cs_options {
+struct cs_options
+{
     uint32_t validators_max;       /* sizes the vote sets; 1..CS_VALIDATORS_MAX */
     uint64_t timeout_propose_ms;   /* base of timeoutPropose(round) */
     uint64_t timeout_prevote_ms;   /* base of timeoutPrevote(round) */
@@ -132,13 +143,15 @@ enum cs_event_type {
  * Allowed when no height is running, and for any h above the current height (after a
  * decision, or after block sync jumped ahead). h must be >= 1.
  */
-struct cs_start_height {
+struct cs_start_height
+{
     uint64_t height;
     struct cs_validator_set validators;
 };
 
 /* A signature-checked proposal. valid is the driver's valid(v) (block checks incl. time). */
-struct cs_proposal {
+struct cs_proposal
+{
     uint64_t height;
     uint32_t round;
     uint32_t pol_round; /* CS_ROUND_NONE, or a round < round */
@@ -149,7 +162,8 @@ struct cs_proposal {
 };
 
 /* A signature-checked prevote or precommit. */
-struct cs_vote {
+struct cs_vote
+{
     enum cs_msg_type type; /* CS_MSG_PREVOTE or CS_MSG_PRECOMMIT */
     uint64_t height;
     uint32_t round;
@@ -160,20 +174,23 @@ struct cs_vote {
 };
 
 /* A timer the core asked for has fired. step: PROPOSE, PREVOTE or PRECOMMIT. */
-struct cs_timeout {
+struct cs_timeout
+{
     uint64_t height;
     uint32_t round;
     enum cs_step step;
 };
 
 /* The driver's answer to CS_UP_NEED_BLOCK (getValue() of the paper). */
-struct cs_block_ready {
+struct cs_block_ready
+{
     uint64_t height;
     uint32_t round;
     struct cs_block_id block_id;
 };
 
-struct cs_event {
+struct cs_event
+{
     uint64_t now_ms; /* the driver's clock; the core may ignore it and never reads one */
     enum cs_event_type type;
     union {
@@ -188,7 +205,8 @@ struct cs_event {
 /* ---------------------------------------------------------------- updates */
 
 /* What this node signed last, per message type (CometBFT's double-sign guard). */
-struct cs_signed {
+struct cs_signed
+{
     bool present;
     bool is_nil; /* votes only */
     uint64_t height;
@@ -204,7 +222,8 @@ struct cs_signed {
  * Rebuilt from it, the core never signs two different values for one
  * (height, round, type) and never regresses its lock.
  */
-struct cs_persist {
+struct cs_persist
+{
     uint64_t height; /* 0: no height started */
     uint32_t round;
     enum cs_step step;
@@ -222,7 +241,8 @@ struct cs_persist {
  * with its signature (a broadcast that includes itself): the core counts its own votes
  * only that way, so that its commit certificates carry its own signature too.
  */
-struct cs_msg {
+struct cs_msg
+{
     enum cs_msg_type type;
     uint64_t height;
     uint32_t round;
@@ -232,7 +252,8 @@ struct cs_msg {
 };
 
 /* Schedule a TIMEOUT event {height, round, step} after duration_ms of driver time. */
-struct cs_timer {
+struct cs_timer
+{
     uint64_t height;
     uint32_t round;
     enum cs_step step;
@@ -240,12 +261,14 @@ struct cs_timer {
 };
 
 /* The driver should produce a block for (height, round) and answer with BLOCK_READY. */
-struct cs_need_block {
+struct cs_need_block
+{
     uint64_t height;
     uint32_t round;
 };
 
-struct cs_commit_sig {
+struct cs_commit_sig
+{
     uint32_t index;
     struct cs_sig sig;
 };
@@ -254,7 +277,8 @@ struct cs_commit_sig {
  * A decision: block_id is committed at height, with the precommits of round for it
  * from signer_count distinct validators (more than 2/3 of n; sorted by index).
  */
-struct cs_commit {
+struct cs_commit
+{
     uint64_t height;
     uint32_t round;
     struct cs_block_id block_id;
@@ -263,7 +287,8 @@ struct cs_commit {
 };
 
 /* One side of an equivocation. */
-struct cs_evidence_msg {
+struct cs_evidence_msg
+{
     bool is_nil;
     uint32_t pol_round; /* proposals only */
     struct cs_block_id block_id;
@@ -271,7 +296,8 @@ struct cs_evidence_msg {
 };
 
 /* Validator `from` signed two different messages of one (height, round, type). */
-struct cs_evidence {
+struct cs_evidence
+{
     enum cs_msg_type type;
     uint64_t height;
     uint32_t round;
@@ -294,7 +320,8 @@ enum cs_update_flags {
  * core; the driver copies what it keeps. Apply in this order: (1) persist, (2) sign,
  * (3) send (incl. to itself), (4) arm timers, (5) need block, (6) commit, (7) evidence.
  */
-struct cs_update {
+struct cs_update
+{
     uint32_t flags; /* enum cs_update_flags */
     struct cs_persist persist;
     uint32_t out_count;
@@ -309,17 +336,18 @@ struct cs_update {
 /* --------------------------------------------------------------- counters */
 
 /* Why input was ignored; read these from core->stats (tests and metrics). */
-struct cs_stats {
+struct cs_stats
+{
     uint64_t events;
-    uint64_t malformed;       /* bad type/index/round/sig length: cs_step returned TB_EINVAL */
-    uint64_t wrong_height;    /* past heights, or future ones (the driver should hold those) */
-    uint64_t outside_window;  /* rounds beyond the kept window (absurd rounds land here) */
-    uint64_t not_proposer;    /* proposals from a validator that is not proposer(h, r) */
-    uint64_t duplicates;      /* the same message again */
-    uint64_t equivocations;   /* conflicting messages: evidence emitted once per (sender, r, type) */
-    uint64_t late;            /* messages after this node decided the height */
-    uint64_t stale_timeouts;  /* timeouts for another (h, r, step), stale BLOCK_READY */
-    uint64_t refused_signs;   /* a sign the double-sign guard refused (after restore) */
+    uint64_t malformed;      /* bad type/index/round/sig length: cs_step returned TB_EINVAL */
+    uint64_t wrong_height;   /* past heights, or future ones (the driver should hold those) */
+    uint64_t outside_window; /* rounds beyond the kept window (absurd rounds land here) */
+    uint64_t not_proposer;   /* proposals from a validator that is not proposer(h, r) */
+    uint64_t duplicates;     /* the same message again */
+    uint64_t equivocations;  /* conflicting messages: evidence emitted once per (sender, r, type) */
+    uint64_t late;           /* messages after this node decided the height */
+    uint64_t stale_timeouts; /* timeouts for another (h, r, step), stale BLOCK_READY */
+    uint64_t refused_signs;  /* a sign the double-sign guard refused (after restore) */
     uint64_t decisions;
 };
 
@@ -332,7 +360,8 @@ struct cs_round_slot;
  * The core. Embed or allocate it anywhere; cs_core_init() fills it. Fields are
  * internal: read them (tests, checkers) but change them only through this API.
  */
-struct cs_core {
+struct cs_core
+{
     struct cs_options options;
     uint32_t quorum; /* smallest q with 3q > 2n (minus one under CS_MUTATION_QUORUM_2F) */
     uint32_t skip;   /* smallest k with 3k > n */

@@ -254,14 +254,26 @@ static void cs_on_start_round(struct cs_core *core, uint32_t round)
     cs_schedule(core, CS_STEP_PROPOSE);
 }
 
-/* The proposal of the current round, if the proposer's has arrived. */
-static const struct cs_proposal_entry *cs_current_proposal(struct cs_core *core)
+/*
+ * The i-th proposal kept for the current round (the first one received, then one
+ * conflicting one from an equivocating proposer), or NULL.
+ */
+static const struct cs_proposal_entry *cs_current_proposal(struct cs_core *core, uint32_t i)
 {
+    TB_ASSERT(i < CS_PROPOSALS_KEPT);
     struct cs_round_slot *slot = cs_slot_find(core, core->state.round);
-    if (slot == NULL || !slot->proposal.present)
+    if (slot == NULL || !slot->proposals[i].present)
         return NULL;
     TB_ASSERT(slot->round == core->state.round);
-    return &slot->proposal;
+    return &slot->proposals[i];
+}
+
+/* lockedRound = -1 or lockedValue = v (line 23), or the IGNORE_LOCK mutation. */
+static bool cs_lock_allows(const struct cs_core *core, const struct cs_block_id *id)
+{
+    const struct cs_persist *s = &core->state;
+    return s->locked_round == CS_ROUND_NONE || cs_block_id_equal(&s->locked_value, id) ||
+           (core->options.mutations & CS_MUTATION_IGNORE_LOCK) != 0u;
 }
 
 /*
@@ -274,16 +286,16 @@ static bool cs_on_proposal_in_propose(struct cs_core *core)
     struct cs_persist *s = &core->state;
     if (s->step != CS_STEP_PROPOSE)
         return false;
-    const struct cs_proposal_entry *p = cs_current_proposal(core);
-    if (p == NULL || p->pol_round != CS_ROUND_NONE)
-        return false;
-    bool lock_ok = s->locked_round == CS_ROUND_NONE ||
-                   cs_block_id_equal(&s->locked_value, &p->block_id) ||
-                   (core->options.mutations & CS_MUTATION_IGNORE_LOCK) != 0u;
-    bool vote = p->valid && lock_ok;
-    cs_prevote(core, !vote, &p->block_id);
-    TB_ASSERT(s->step == CS_STEP_PREVOTE);
-    return true;
+    for (uint32_t i = 0; i < CS_PROPOSALS_KEPT; i++) {
+        const struct cs_proposal_entry *p = cs_current_proposal(core, i);
+        if (p == NULL || p->pol_round != CS_ROUND_NONE)
+            continue;
+        bool vote = p->valid && cs_lock_allows(core, &p->block_id);
+        cs_prevote(core, !vote, &p->block_id);
+        TB_ASSERT(s->step == CS_STEP_PREVOTE);
+        return true;
+    }
+    return false;
 }
 
 /*
@@ -296,22 +308,21 @@ static bool cs_on_proposal_with_valid_round(struct cs_core *core)
     struct cs_persist *s = &core->state;
     if (s->step != CS_STEP_PROPOSE)
         return false;
-    const struct cs_proposal_entry *p = cs_current_proposal(core);
-    if (p == NULL || p->pol_round == CS_ROUND_NONE || p->pol_round >= s->round)
-        return false;
-    struct cs_round_slot *pol = cs_slot_find(core, p->pol_round);
-    if (pol == NULL)
-        return false;
-    if (cs_vote_set_count(core, pol, CS_MSG_PREVOTE, CS_COUNT_VALUE, &p->block_id) <
-        core->quorum)
-        return false;
-    bool lock_ok = s->locked_round == CS_ROUND_NONE || s->locked_round <= p->pol_round ||
-                   cs_block_id_equal(&s->locked_value, &p->block_id) ||
-                   (core->options.mutations & CS_MUTATION_IGNORE_LOCK) != 0u;
-    bool vote = p->valid && lock_ok;
-    cs_prevote(core, !vote, &p->block_id);
-    TB_ASSERT(s->step == CS_STEP_PREVOTE);
-    return true;
+    for (uint32_t i = 0; i < CS_PROPOSALS_KEPT; i++) {
+        const struct cs_proposal_entry *p = cs_current_proposal(core, i);
+        if (p == NULL || p->pol_round == CS_ROUND_NONE || p->pol_round >= s->round)
+            continue;
+        struct cs_round_slot *pol = cs_slot_find(core, p->pol_round);
+        if (pol == NULL || cs_vote_set_count(core, pol, CS_MSG_PREVOTE, CS_COUNT_VALUE,
+                                             &p->block_id) < core->quorum)
+            continue;
+        bool lock_ok = cs_lock_allows(core, &p->block_id) || s->locked_round <= p->pol_round;
+        bool vote = p->valid && lock_ok;
+        cs_prevote(core, !vote, &p->block_id);
+        TB_ASSERT(s->step == CS_STEP_PREVOTE);
+        return true;
+    }
+    return false;
 }
 
 /*
@@ -345,24 +356,27 @@ static bool cs_on_prevote_quorum(struct cs_core *core)
         return false;
     if (s->step != CS_STEP_PREVOTE && s->step != CS_STEP_PRECOMMIT)
         return false;
-    const struct cs_proposal_entry *p = cs_current_proposal(core);
-    if (p == NULL || !p->valid)
-        return false;
-    struct cs_round_slot *slot = cs_slot_find(core, s->round);
-    TB_ASSERT(slot != NULL);
-    if (cs_vote_set_count(core, slot, CS_MSG_PREVOTE, CS_COUNT_VALUE, &p->block_id) <
-        core->quorum)
-        return false;
-    core->prevote_quorum_done = true;
-    if (s->step == CS_STEP_PREVOTE) {
-        s->locked_value = p->block_id;
-        s->locked_round = s->round;
-        cs_precommit(core, false, &p->block_id);
+    for (uint32_t i = 0; i < CS_PROPOSALS_KEPT; i++) {
+        const struct cs_proposal_entry *p = cs_current_proposal(core, i);
+        if (p == NULL || !p->valid)
+            continue;
+        struct cs_round_slot *slot = cs_slot_find(core, s->round);
+        TB_ASSERT(slot != NULL);
+        if (cs_vote_set_count(core, slot, CS_MSG_PREVOTE, CS_COUNT_VALUE, &p->block_id) <
+            core->quorum)
+            continue;
+        core->prevote_quorum_done = true;
+        if (s->step == CS_STEP_PREVOTE) {
+            s->locked_value = p->block_id;
+            s->locked_round = s->round;
+            cs_precommit(core, false, &p->block_id);
+        }
+        s->valid_value = p->block_id;
+        s->valid_round = s->round;
+        TB_ASSERT(s->step == CS_STEP_PRECOMMIT);
+        return true;
     }
-    s->valid_value = p->block_id;
-    s->valid_round = s->round;
-    TB_ASSERT(s->step == CS_STEP_PRECOMMIT);
-    return true;
+    return false;
 }
 
 /*
@@ -399,11 +413,12 @@ static bool cs_on_precommit_any(struct cs_core *core)
     return true;
 }
 
-/* Emits the decision of slot's proposal with its certificate (the end of line 49). */
-static void cs_decide(struct cs_core *core, const struct cs_round_slot *slot)
+/* Emits the decision of a proposal of slot with its certificate (the end of line 49). */
+static void cs_decide(struct cs_core *core, const struct cs_round_slot *slot,
+                      const struct cs_proposal_entry *proposal)
 {
     struct cs_update *u = core->update;
-    const struct cs_block_id *id = &slot->proposal.block_id;
+    const struct cs_block_id *id = &proposal->block_id;
     memset(&u->commit, 0, sizeof(u->commit));
     u->commit.height = core->state.height;
     u->commit.round = slot->round;
@@ -431,15 +446,18 @@ static bool cs_on_decide(struct cs_core *core)
     TB_ASSERT(core->state.step != CS_STEP_NONE);
     for (uint32_t i = 0; i < CS_ROUND_SLOTS; i++) {
         struct cs_round_slot *slot = &core->slots[i];
-        if (slot->round == CS_ROUND_NONE || cs_slot_find(core, slot->round) != slot)
+        if (slot->round == CS_ROUND_NONE)
             continue;
-        if (!slot->proposal.present || !slot->proposal.valid)
-            continue;
-        if (cs_vote_set_count(core, slot, CS_MSG_PRECOMMIT, CS_COUNT_VALUE,
-                              &slot->proposal.block_id) < core->quorum)
-            continue;
-        cs_decide(core, slot);
-        return true;
+        for (uint32_t p = 0; p < CS_PROPOSALS_KEPT; p++) {
+            const struct cs_proposal_entry *proposal = &slot->proposals[p];
+            if (!proposal->present || !proposal->valid)
+                continue;
+            if (cs_vote_set_count(core, slot, CS_MSG_PRECOMMIT, CS_COUNT_VALUE,
+                                  &proposal->block_id) < core->quorum)
+                continue;
+            cs_decide(core, slot, proposal);
+            return true;
+        }
     }
     return false;
 }
@@ -653,8 +671,7 @@ static int cs_event_vote(struct cs_core *core, const struct cs_vote *ev)
 static int cs_event_timeout(struct cs_core *core, const struct cs_timeout *ev)
 {
     struct cs_persist *s = &core->state;
-    if (ev->step != CS_STEP_PROPOSE && ev->step != CS_STEP_PREVOTE &&
-        ev->step != CS_STEP_PRECOMMIT)
+    if (ev->step != CS_STEP_PROPOSE && ev->step != CS_STEP_PREVOTE && ev->step != CS_STEP_PRECOMMIT)
         return cs_malformed(core, "timeout step", (uint32_t)ev->step);
     bool current = s->height != 0u && ev->height == s->height && ev->round == s->round &&
                    s->step != CS_STEP_COMMIT;
@@ -677,11 +694,11 @@ static int cs_event_block_ready(struct cs_core *core, const struct cs_block_read
 {
     struct cs_persist *s = &core->state;
     const struct cs_signed *last = &s->last_signed[CS_MSG_PROPOSAL];
-    bool wanted = s->height != 0u && ev->height == s->height && ev->round == s->round &&
-                  s->step == CS_STEP_PROPOSE && cs_is_validator(core) &&
-                  cs_proposer(s->height, s->round, s->validators.count) ==
-                      s->validators.self_index &&
-                  s->valid_round == CS_ROUND_NONE;
+    bool wanted =
+        s->height != 0u && ev->height == s->height && ev->round == s->round &&
+        s->step == CS_STEP_PROPOSE && cs_is_validator(core) &&
+        cs_proposer(s->height, s->round, s->validators.count) == s->validators.self_index &&
+        s->valid_round == CS_ROUND_NONE;
     if (wanted && last->present && !cs_hr_before(last->height, last->round, s->height, s->round))
         wanted = false; /* already proposed in this round */
     if (!wanted) {
@@ -698,8 +715,8 @@ static int cs_event_block_ready(struct cs_core *core, const struct cs_block_read
 
 static int cs_options_check(struct cs_core *core, const struct cs_options *o)
 {
-    uint32_t known = CS_MUTATION_QUORUM_2F | CS_MUTATION_IGNORE_LOCK |
-                     CS_MUTATION_SEND_BEFORE_PERSIST;
+    uint32_t known =
+        CS_MUTATION_QUORUM_2F | CS_MUTATION_IGNORE_LOCK | CS_MUTATION_SEND_BEFORE_PERSIST;
     if (o->validators_max == 0u || o->validators_max > CS_VALIDATORS_MAX)
         return tb_fail(core->errmsg, TB_EINVAL, "consensus: validators_max %u not in 1..%u",
                        (unsigned)o->validators_max, (unsigned)CS_VALIDATORS_MAX);
@@ -826,8 +843,8 @@ static int cs_persist_check(struct cs_core *core, const struct cs_persist *p)
         const struct cs_signed *last = &p->last_signed[t];
         if (!last->present)
             continue;
-        if (last->round >= CS_ROUND_MAX || cs_hr_before(p->height, p->round, last->height,
-                                                        last->round))
+        if (last->round >= CS_ROUND_MAX ||
+            cs_hr_before(p->height, p->round, last->height, last->round))
             return cs_malformed(core, "persisted last signed after the round state", t);
         if (last->height == p->height && last->round == p->round && p->step < step_after[t])
             return cs_malformed(core, "persisted last signed beyond the step", t);
@@ -845,9 +862,9 @@ static void cs_restore_resume(struct cs_core *core)
     TB_ASSERT(s->height >= 1u);
     TB_ASSERT(core->update != NULL);
     if (s->step == CS_STEP_PROPOSE) {
-        bool proposer = cs_is_validator(core) && cs_proposer(s->height, s->round,
-                                                             s->validators.count) ==
-                                                     s->validators.self_index;
+        bool proposer =
+            cs_is_validator(core) &&
+            cs_proposer(s->height, s->round, s->validators.count) == s->validators.self_index;
         bool proposed = last->present && last->height == s->height && last->round == s->round;
         if (proposer && !proposed && s->valid_round != CS_ROUND_NONE) {
             (void)cs_emit(core, CS_MSG_PROPOSAL, false, &s->valid_value, s->valid_round);

@@ -1,9 +1,9 @@
 /*
  * Internal declarations shared by the files of consensus/ (never included outside it).
  *
- * The vote store (vote_set.c) keeps, per kept round, the proposal of that round's
- * proposer and one prevote and one precommit per validator; core.c runs the rules of
- * Algorithm 1 over it. Nothing here allocates except cs_slots_alloc() at init.
+ * The vote store (vote_set.c) keeps, per kept round, the proposals of that round's
+ * proposer and the prevotes and precommits of every validator; core.c runs the rules
+ * of Algorithm 1 over it. Nothing here allocates except cs_slots_alloc() at init.
  */
 #ifndef CS_INTERNAL_H
 #define CS_INTERNAL_H
@@ -13,20 +13,24 @@
 
 #include "consensus.h"
 
-/* One validator's vote of one type in one round, as first received. */
-struct cs_vote_entry {
+/*
+ * One signed vote as received. Per (round, type) a validator has a first vote and at
+ * most one extra, conflicting vote: the paper counts every signed message per value,
+ * and a Byzantine vote relayed by an honest node may be what completes a POL.
+ */
+struct cs_vote_entry
+{
     bool present;
     bool is_nil;
-    bool equivocated; /* evidence already reported for this (sender, round, type) */
     struct cs_block_id block_id;
     struct cs_sig sig;
 };
 
-/* The proposal of proposer(h, r) for one round, as first received. */
-struct cs_proposal_entry {
+/* One signed proposal of proposer(h, r) as received. */
+struct cs_proposal_entry
+{
     bool present;
     bool valid;
-    bool equivocated;
     uint32_t pol_round;
     struct cs_block_id block_id;
     struct cs_sig sig;
@@ -34,12 +38,18 @@ struct cs_proposal_entry {
 
 /* Index 0 prevotes, 1 precommits: vote type minus one. */
 #define CS_VOTE_KINDS 2u
+/* Proposals kept per round: the first and one conflicting one. */
+#define CS_PROPOSALS_KEPT 2u
 
-struct cs_round_slot {
+struct cs_round_slot
+{
     uint32_t round; /* CS_ROUND_NONE when the slot holds nothing */
-    struct cs_proposal_entry proposal;
-    uint32_t vote_count[CS_VOTE_KINDS];
-    struct cs_vote_entry *votes[CS_VOTE_KINDS]; /* validators_max entries each */
+    struct cs_proposal_entry proposals[CS_PROPOSALS_KEPT];
+    bool proposal_equivocated;
+    uint32_t vote_count[CS_VOTE_KINDS];         /* distinct senders */
+    struct cs_vote_entry *votes[CS_VOTE_KINDS]; /* first votes, validators_max each */
+    struct cs_vote_entry *extra[CS_VOTE_KINDS]; /* extra conflicting votes */
+    bool *equivocated[CS_VOTE_KINDS];           /* evidence reported per sender */
 };
 
 /* What adding a message did. */
@@ -47,7 +57,7 @@ enum cs_add_result {
     CS_ADD_NEW = 0,
     CS_ADD_DUPLICATE = 1,
     CS_ADD_EQUIVOCATION = 2,       /* first conflict: evidence filled in */
-    CS_ADD_EQUIVOCATION_AGAIN = 3, /* already reported: nothing to do */
+    CS_ADD_EQUIVOCATION_AGAIN = 3, /* already reported: no new evidence */
 };
 
 /* Which votes a count considers. */
@@ -61,10 +71,14 @@ int cs_slots_alloc(struct cs_core *core);
 void cs_slots_free(struct cs_core *core);
 void cs_slots_reset(struct cs_core *core);
 
-/* The slot holding round, or NULL when round is not kept (no claiming). */
+/* The slot holding round, or NULL (no claiming). */
 struct cs_round_slot *cs_slot_find(struct cs_core *core, uint32_t round);
 
-/* The slot for round, claimed (reset) if it held an older round; NULL outside the window. */
+/*
+ * The slot for round, claimed if needed; NULL when round is not wanted: outside
+ * [round - CS_ROUNDS_PAST, round + CS_ROUND_WINDOW] and not a pinned round (locked,
+ * valid, or the valid round a current proposal cites).
+ */
 struct cs_round_slot *cs_slot_claim(struct cs_core *core, uint32_t round);
 
 enum cs_add_result cs_vote_set_add(struct cs_core *core, struct cs_round_slot *slot,

@@ -1,12 +1,20 @@
 /*
- * The vote store of the core: per kept round, the proposal of proposer(h, r) and one
- * prevote and one precommit per validator, with dedupe and equivocation detection.
+ * The vote store of the core: per kept round, the proposals of proposer(h, r) and the
+ * prevotes and precommits of every validator, with dedupe and equivocation detection.
  *
- * Rounds are kept in a ring of CS_ROUND_SLOTS slots covering
- * [round - CS_ROUNDS_PAST, round + CS_ROUND_WINDOW]; a message for any other round is
- * refused here (the caller counts it), so an absurd round number never costs memory.
- * The first message of a sender counts; a conflicting one is reported once as evidence
- * and never counted. Memory comes from cs_slots_alloc() at init only.
+ * CS_ROUND_SLOTS slots are looked up by round. A slot is claimed only for a wanted
+ * round: one in [round - CS_ROUNDS_PAST, round + CS_ROUND_WINDOW] around the current
+ * round, or a pinned one (locked round, valid round, the valid round a current proposal
+ * cites). There are at most CS_ROUND_SLOTS wanted rounds, so a claim always finds a
+ * free or unwanted slot; unwanted slots that hold a POL are evicted last. A message
+ * for any other round is refused (the caller counts it): an absurd round costs nothing.
+ *
+ * Per (round, type) each validator has a first message and at most one extra,
+ * conflicting one. The paper counts every signed message per value, so both count for
+ * their values (a sender counts at most once per value, and once in "any"). The extra
+ * slot is replaced only by a value with more support from others, so an equivocator
+ * cannot push out a value that honest validators voted for. The first conflict is
+ * reported once as evidence. Memory comes from cs_slots_alloc() at init only.
  */
 #include <string.h>
 
@@ -14,7 +22,8 @@
 #include "tb_alloc.h"
 #include "tb_assert.h"
 
-_Static_assert(CS_ROUND_SLOTS == CS_ROUNDS_PAST + 1u + CS_ROUND_WINDOW, "ring covers the window");
+_Static_assert(CS_ROUND_SLOTS == CS_ROUNDS_PAST + 1u + CS_ROUND_WINDOW + 2u + CS_PROPOSALS_KEPT,
+               "slots cover the window, the locked and valid rounds and every cited POL");
 _Static_assert(CS_ROUND_MAX + CS_ROUND_WINDOW < CS_ROUND_NONE, "window math cannot overflow");
 _Static_assert(CS_SIG_BYTES_MAX <= UINT8_MAX, "signature length fits its field");
 
@@ -25,40 +34,57 @@ bool cs_block_id_equal(const struct cs_block_id *a, const struct cs_block_id *b)
     return memcmp(a->bytes, b->bytes, CS_BLOCK_ID_BYTES) == 0;
 }
 
+static bool cs_entry_matches(const struct cs_vote_entry *entry, bool is_nil,
+                             const struct cs_block_id *id)
+{
+    if (!entry->present || entry->is_nil != is_nil)
+        return false;
+    return is_nil || cs_block_id_equal(&entry->block_id, id);
+}
+
 static void cs_slot_clear(struct cs_core *core, struct cs_round_slot *slot)
 {
     uint32_t vmax = core->options.validators_max;
     TB_ASSERT(vmax >= 1u);
     TB_ASSERT(vmax <= CS_VALIDATORS_MAX);
     slot->round = CS_ROUND_NONE;
-    memset(&slot->proposal, 0, sizeof(slot->proposal));
+    memset(slot->proposals, 0, sizeof(slot->proposals));
+    slot->proposal_equivocated = false;
     for (uint32_t k = 0; k < CS_VOTE_KINDS; k++) {
         slot->vote_count[k] = 0;
         memset(slot->votes[k], 0, sizeof(struct cs_vote_entry) * vmax);
+        memset(slot->extra[k], 0, sizeof(struct cs_vote_entry) * vmax);
+        memset(slot->equivocated[k], 0, sizeof(bool) * vmax);
     }
 }
 
 int cs_slots_alloc(struct cs_core *core)
 {
     uint32_t vmax = core->options.validators_max;
+    size_t lists = (size_t)CS_ROUND_SLOTS * CS_VOTE_KINDS;
     TB_ASSERT(core->slots == NULL);
     TB_ASSERT(vmax >= 1u && vmax <= CS_VALIDATORS_MAX);
-    /* One block for the slots and one for every vote entry: two allocations, both here. */
+    /* Three blocks, all here: slots, vote entries (first and extra), evidence flags. */
     core->slots = tb_calloc(CS_ROUND_SLOTS, sizeof(struct cs_round_slot));
-    if (core->slots == NULL)
-        return TB_ENOMEM;
-    struct cs_vote_entry *entries =
-        tb_calloc((size_t)CS_ROUND_SLOTS * CS_VOTE_KINDS * vmax, sizeof(struct cs_vote_entry));
-    if (entries == NULL) {
+    struct cs_vote_entry *entries = tb_calloc(lists * 2u * vmax, sizeof(struct cs_vote_entry));
+    bool *flags = tb_calloc(lists * vmax, sizeof(bool));
+    if (core->slots == NULL || entries == NULL || flags == NULL) {
         tb_free(core->slots);
+        tb_free(entries);
+        tb_free(flags);
         core->slots = NULL;
         return TB_ENOMEM;
     }
     for (uint32_t i = 0; i < CS_ROUND_SLOTS; i++) {
-        for (uint32_t k = 0; k < CS_VOTE_KINDS; k++)
-            core->slots[i].votes[k] = entries + ((size_t)i * CS_VOTE_KINDS + k) * vmax;
+        for (uint32_t k = 0; k < CS_VOTE_KINDS; k++) {
+            size_t list = (size_t)i * CS_VOTE_KINDS + k;
+            core->slots[i].votes[k] = entries + (list * 2u) * vmax;
+            core->slots[i].extra[k] = entries + (list * 2u + 1u) * vmax;
+            core->slots[i].equivocated[k] = flags + list * vmax;
+        }
         core->slots[i].round = CS_ROUND_NONE;
     }
+    TB_ASSERT(core->slots[0].votes[0] == entries);
     return TB_OK;
 }
 
@@ -66,8 +92,9 @@ void cs_slots_free(struct cs_core *core)
 {
     if (core->slots == NULL)
         return;
-    /* The first entry of slot 0 is the start of the entries block. */
+    /* Slot 0's first lists start the entry and flag blocks. */
     tb_free(core->slots[0].votes[0]);
+    tb_free(core->slots[0].equivocated[0]);
     tb_free(core->slots);
     core->slots = NULL;
 }
@@ -80,38 +107,83 @@ void cs_slots_reset(struct cs_core *core)
     TB_ASSERT(core->slots[0].round == CS_ROUND_NONE);
 }
 
-/* Whether round lies in the window kept around the current round. */
-static bool cs_round_kept(const struct cs_core *core, uint32_t round)
-{
-    uint32_t current = core->state.round;
-    TB_ASSERT(current < CS_ROUND_MAX);
-    uint32_t lo = current >= CS_ROUNDS_PAST ? current - CS_ROUNDS_PAST : 0u;
-    uint32_t hi = current + CS_ROUND_WINDOW;
-    TB_ASSERT(hi - lo < CS_ROUND_SLOTS);
-    return round >= lo && round <= hi;
-}
-
 struct cs_round_slot *cs_slot_find(struct cs_core *core, uint32_t round)
 {
     TB_ASSERT(core->slots != NULL);
-    if (round == CS_ROUND_NONE || !cs_round_kept(core, round))
+    if (round == CS_ROUND_NONE)
         return NULL;
-    struct cs_round_slot *slot = &core->slots[round % CS_ROUND_SLOTS];
-    return slot->round == round ? slot : NULL;
+    for (uint32_t i = 0; i < CS_ROUND_SLOTS; i++) {
+        if (core->slots[i].round == round)
+            return &core->slots[i];
+    }
+    return NULL;
+}
+
+/* Whether votes for round are worth a slot now (see the file comment). */
+static bool cs_round_wanted(struct cs_core *core, uint32_t round)
+{
+    const struct cs_persist *s = &core->state;
+    TB_ASSERT(s->round < CS_ROUND_MAX);
+    TB_ASSERT(round != CS_ROUND_NONE);
+    uint32_t lo = s->round >= CS_ROUNDS_PAST ? s->round - CS_ROUNDS_PAST : 0u;
+    if (round >= lo && round <= s->round + CS_ROUND_WINDOW)
+        return true;
+    if (round == s->locked_round || round == s->valid_round)
+        return true;
+    const struct cs_round_slot *current = cs_slot_find(core, s->round);
+    for (uint32_t p = 0; current != NULL && p < CS_PROPOSALS_KEPT; p++) {
+        if (current->proposals[p].present && current->proposals[p].pol_round == round)
+            return true;
+    }
+    return false;
+}
+
+/* Whether slot holds a POL: 2f+1 prevotes for one of its proposals. */
+static bool cs_slot_has_pol(const struct cs_core *core, const struct cs_round_slot *slot)
+{
+    for (uint32_t p = 0; p < CS_PROPOSALS_KEPT; p++) {
+        const struct cs_proposal_entry *prop = &slot->proposals[p];
+        if (prop->present && cs_vote_set_count(core, slot, CS_MSG_PREVOTE, CS_COUNT_VALUE,
+                                               &prop->block_id) >= core->quorum)
+            return true;
+    }
+    return false;
+}
+
+/* The slot to reuse: a free one, else the unwanted one without a POL and lowest round. */
+static struct cs_round_slot *cs_slot_victim(struct cs_core *core)
+{
+    struct cs_round_slot *best = NULL;
+    bool best_pol = true;
+    for (uint32_t i = 0; i < CS_ROUND_SLOTS; i++) {
+        struct cs_round_slot *slot = &core->slots[i];
+        if (slot->round == CS_ROUND_NONE)
+            return slot;
+        if (cs_round_wanted(core, slot->round))
+            continue;
+        bool pol = cs_slot_has_pol(core, slot);
+        if (best == NULL || (best_pol && !pol) || (best_pol == pol && slot->round < best->round)) {
+            best = slot;
+            best_pol = pol;
+        }
+    }
+    /* At most CS_ROUND_SLOTS rounds are wanted and the claimed one holds no slot yet. */
+    TB_ASSERT(best != NULL);
+    return best;
 }
 
 struct cs_round_slot *cs_slot_claim(struct cs_core *core, uint32_t round)
 {
     TB_ASSERT(core->slots != NULL);
-    if (round == CS_ROUND_NONE || !cs_round_kept(core, round))
+    struct cs_round_slot *slot = cs_slot_find(core, round);
+    if (slot != NULL)
+        return slot;
+    if (round == CS_ROUND_NONE || !cs_round_wanted(core, round))
         return NULL;
-    struct cs_round_slot *slot = &core->slots[round % CS_ROUND_SLOTS];
-    if (slot->round != round) {
-        /* It held a round that fell out of the window: reuse it. */
-        TB_ASSERT(slot->round == CS_ROUND_NONE || !cs_round_kept(core, slot->round));
-        cs_slot_clear(core, slot);
-        slot->round = round;
-    }
+    slot = cs_slot_victim(core);
+    cs_slot_clear(core, slot);
+    slot->round = round;
+    TB_ASSERT(cs_slot_find(core, round) == slot);
     return slot;
 }
 
@@ -121,79 +193,136 @@ static uint32_t cs_vote_kind(enum cs_msg_type type)
     return (uint32_t)type - 1u;
 }
 
-enum cs_add_result cs_vote_set_add(struct cs_core *core, struct cs_round_slot *slot,
-                                   const struct cs_vote *vote, struct cs_evidence *evidence)
+/* Validators other than from whose first vote of this kind is for (is_nil, id). */
+static uint32_t cs_support(const struct cs_core *core, const struct cs_round_slot *slot,
+                           uint32_t kind, uint32_t from, bool is_nil, const struct cs_block_id *id)
 {
-    TB_ASSERT(slot->round == vote->round);
-    TB_ASSERT(vote->from < core->state.validators.count);
-    TB_ASSERT(vote->sig.len <= CS_SIG_BYTES_MAX);
-    uint32_t kind = cs_vote_kind(vote->type);
-    struct cs_vote_entry *entry = &slot->votes[kind][vote->from];
-    if (!entry->present) {
-        entry->present = true;
-        entry->is_nil = vote->is_nil;
-        if (!vote->is_nil)
-            entry->block_id = vote->block_id;
-        entry->sig = vote->sig;
-        slot->vote_count[kind]++;
-        TB_ASSERT(slot->vote_count[kind] <= core->state.validators.count);
-        return CS_ADD_NEW;
+    uint32_t n = core->state.validators.count;
+    uint32_t count = 0;
+    TB_ASSERT(kind < CS_VOTE_KINDS);
+    TB_ASSERT(n <= core->options.validators_max);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i != from && cs_entry_matches(&slot->votes[kind][i], is_nil, id))
+            count++;
     }
-    bool same = entry->is_nil == vote->is_nil &&
-                (vote->is_nil || cs_block_id_equal(&entry->block_id, &vote->block_id));
-    if (same)
-        return CS_ADD_DUPLICATE;
-    if (entry->equivocated)
-        return CS_ADD_EQUIVOCATION_AGAIN;
-    entry->equivocated = true;
+    return count;
+}
+
+static void cs_evidence_fill(struct cs_evidence *evidence, const struct cs_vote *vote,
+                             const struct cs_vote_entry *first)
+{
+    TB_ASSERT(first->present);
+    TB_ASSERT(vote->sig.len <= CS_SIG_BYTES_MAX);
     memset(evidence, 0, sizeof(*evidence));
     evidence->type = vote->type;
     evidence->height = vote->height;
     evidence->round = vote->round;
     evidence->from = vote->from;
-    evidence->first.is_nil = entry->is_nil;
+    evidence->first.is_nil = first->is_nil;
     evidence->first.pol_round = CS_ROUND_NONE;
-    evidence->first.block_id = entry->block_id;
-    evidence->first.sig = entry->sig;
+    evidence->first.block_id = first->block_id;
+    evidence->first.sig = first->sig;
     evidence->second.is_nil = vote->is_nil;
     evidence->second.pol_round = CS_ROUND_NONE;
     if (!vote->is_nil)
         evidence->second.block_id = vote->block_id;
     evidence->second.sig = vote->sig;
+}
+
+static void cs_entry_set(struct cs_vote_entry *entry, const struct cs_vote *vote)
+{
+    memset(entry, 0, sizeof(*entry));
+    entry->present = true;
+    entry->is_nil = vote->is_nil;
+    if (!vote->is_nil)
+        entry->block_id = vote->block_id;
+    entry->sig = vote->sig;
+}
+
+enum cs_add_result cs_vote_set_add(struct cs_core *core, struct cs_round_slot *slot,
+                                   const struct cs_vote *vote, struct cs_evidence *evidence)
+{
+    TB_ASSERT(slot->round == vote->round);
+    TB_ASSERT(vote->from < core->state.validators.count);
+    uint32_t kind = cs_vote_kind(vote->type);
+    struct cs_vote_entry *first = &slot->votes[kind][vote->from];
+    struct cs_vote_entry *extra = &slot->extra[kind][vote->from];
+    if (!first->present) {
+        cs_entry_set(first, vote);
+        slot->vote_count[kind]++;
+        TB_ASSERT(slot->vote_count[kind] <= core->state.validators.count);
+        return CS_ADD_NEW;
+    }
+    if (cs_entry_matches(first, vote->is_nil, &vote->block_id) ||
+        cs_entry_matches(extra, vote->is_nil, &vote->block_id))
+        return CS_ADD_DUPLICATE;
+    /* A conflict: keep the better-supported of the extra vote and this one. */
+    uint32_t support = cs_support(core, slot, kind, vote->from, vote->is_nil, &vote->block_id);
+    if (!extra->present ||
+        support > cs_support(core, slot, kind, vote->from, extra->is_nil, &extra->block_id))
+        cs_entry_set(extra, vote);
+    if (slot->equivocated[kind][vote->from])
+        return CS_ADD_EQUIVOCATION_AGAIN;
+    slot->equivocated[kind][vote->from] = true;
+    cs_evidence_fill(evidence, vote, first);
     return CS_ADD_EQUIVOCATION;
 }
 
-enum cs_add_result cs_proposal_set(struct cs_core *core, struct cs_round_slot *slot,
-                                   const struct cs_proposal *proposal,
-                                   struct cs_evidence *evidence)
+/* Prevotes and precommits for id in slot: how much a conflicting proposal matters. */
+static uint32_t cs_proposal_support(const struct cs_core *core, const struct cs_round_slot *slot,
+                                    const struct cs_block_id *id)
 {
+    return cs_vote_set_count(core, slot, CS_MSG_PREVOTE, CS_COUNT_VALUE, id) +
+           cs_vote_set_count(core, slot, CS_MSG_PRECOMMIT, CS_COUNT_VALUE, id);
+}
+
+static void cs_proposal_entry_set(struct cs_proposal_entry *entry,
+                                  const struct cs_proposal *proposal)
+{
+    memset(entry, 0, sizeof(*entry));
+    entry->present = true;
+    entry->valid = proposal->valid;
+    entry->pol_round = proposal->pol_round;
+    entry->block_id = proposal->block_id;
+    entry->sig = proposal->sig;
+}
+
+static bool cs_proposal_same(const struct cs_proposal_entry *entry,
+                             const struct cs_proposal *proposal)
+{
+    /* The valid flag is the driver's verdict, not signed content: it does not conflict. */
+    return entry->present && entry->pol_round == proposal->pol_round &&
+           cs_block_id_equal(&entry->block_id, &proposal->block_id);
+}
+
+enum cs_add_result cs_proposal_set(struct cs_core *core, struct cs_round_slot *slot,
+                                   const struct cs_proposal *proposal, struct cs_evidence *evidence)
+{
+    struct cs_proposal_entry *first = &slot->proposals[0];
+    struct cs_proposal_entry *extra = &slot->proposals[1];
     TB_ASSERT(slot->round == proposal->round);
     TB_ASSERT(proposal->from ==
               cs_proposer(proposal->height, proposal->round, core->state.validators.count));
-    struct cs_proposal_entry *entry = &slot->proposal;
-    if (!entry->present) {
-        entry->present = true;
-        entry->valid = proposal->valid;
-        entry->pol_round = proposal->pol_round;
-        entry->block_id = proposal->block_id;
-        entry->sig = proposal->sig;
+    if (!first->present) {
+        cs_proposal_entry_set(first, proposal);
         return CS_ADD_NEW;
     }
-    /* The valid flag is the driver's verdict, not signed content: it does not conflict. */
-    if (entry->pol_round == proposal->pol_round &&
-        cs_block_id_equal(&entry->block_id, &proposal->block_id))
+    if (cs_proposal_same(first, proposal) || cs_proposal_same(extra, proposal))
         return CS_ADD_DUPLICATE;
-    if (entry->equivocated)
+    if (!extra->present || cs_proposal_support(core, slot, &proposal->block_id) >
+                               cs_proposal_support(core, slot, &extra->block_id))
+        cs_proposal_entry_set(extra, proposal);
+    if (slot->proposal_equivocated)
         return CS_ADD_EQUIVOCATION_AGAIN;
-    entry->equivocated = true;
+    slot->proposal_equivocated = true;
     memset(evidence, 0, sizeof(*evidence));
     evidence->type = CS_MSG_PROPOSAL;
     evidence->height = proposal->height;
     evidence->round = proposal->round;
     evidence->from = proposal->from;
-    evidence->first.pol_round = entry->pol_round;
-    evidence->first.block_id = entry->block_id;
-    evidence->first.sig = entry->sig;
+    evidence->first.pol_round = first->pol_round;
+    evidence->first.block_id = first->block_id;
+    evidence->first.sig = first->sig;
     evidence->second.pol_round = proposal->pol_round;
     evidence->second.block_id = proposal->block_id;
     evidence->second.sig = proposal->sig;
@@ -211,13 +340,12 @@ uint32_t cs_vote_set_count(const struct cs_core *core, const struct cs_round_slo
         TB_ASSERT(id != NULL);
     if (filter == CS_COUNT_ANY)
         return slot->vote_count[kind];
+    bool is_nil = filter == CS_COUNT_NIL;
     uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const struct cs_vote_entry *entry = &slot->votes[kind][i];
-        if (!entry->present)
-            continue;
-        if (filter == CS_COUNT_NIL ? entry->is_nil
-                                   : !entry->is_nil && cs_block_id_equal(&entry->block_id, id))
+        /* First and extra hold different values: a sender counts once per value. */
+        if (cs_entry_matches(&slot->votes[kind][i], is_nil, id) ||
+            cs_entry_matches(&slot->extra[kind][i], is_nil, id))
             count++;
     }
     TB_ASSERT(count <= slot->vote_count[kind]);
@@ -233,7 +361,9 @@ uint32_t cs_vote_set_certificate(const struct cs_core *core, const struct cs_rou
     commit->signer_count = 0;
     for (uint32_t i = 0; i < n; i++) {
         const struct cs_vote_entry *entry = &slot->votes[kind][i];
-        if (!entry->present || entry->is_nil || !cs_block_id_equal(&entry->block_id, id))
+        if (!cs_entry_matches(entry, false, id))
+            entry = &slot->extra[kind][i];
+        if (!cs_entry_matches(entry, false, id))
             continue;
         commit->signers[commit->signer_count].index = i;
         commit->signers[commit->signer_count].sig = entry->sig;

@@ -47,7 +47,8 @@ extern "C" {
  * nearest the leaves first). A decoder of untrusted proofs fills this struct; count
  * beyond CR_LOG_PATH_MAX is refused by the verifiers.
  */
-struct cr_log_path {
+struct cr_log_path
+{
     uint32_t count;
     uint8_t hashes[CR_LOG_PATH_MAX][CR_HASH_BYTES];
 };
@@ -63,7 +64,8 @@ struct cr_log_path {
  *      hash (after a rolled-back transaction); it is never put with a different one.
  *      TB_E* from the backend (TB_ENOMEM, TB_ENOSPC, TB_EIO) with errmsg.
  */
-struct cr_log_store {
+struct cr_log_store
+{
     void *impl;
     int (*get)(void *impl, void *txn, uint32_t level, uint64_t index, uint8_t out[CR_HASH_BYTES],
                char *errmsg);
@@ -77,7 +79,8 @@ struct cr_log_store {
  * the caller). edge[l] caches the hash of the perfect subtree that bit l of size
  * stands for, so appends and the current root need no reads.
  */
-struct cr_log {
+struct cr_log
+{
     enum cr_suite suite;
     struct cr_log_store store;
     uint64_t size;
@@ -111,7 +114,8 @@ void cr_log_release(struct cr_log *log);
  * by one. On failure (TB_ELIMIT when full, or the store's put error) the in-memory tree
  * is unchanged; puts already made are harmless duplicates of the next attempt.
  */
-TB_MUST_CHECK int cr_log_append(struct cr_log *log, void *txn, const uint8_t leaf_hash[CR_HASH_BYTES]);
+TB_MUST_CHECK int cr_log_append(struct cr_log *log, void *txn,
+                                const uint8_t leaf_hash[CR_HASH_BYTES]);
 
 /*
  * Root of the tree as it was at `size` leaves (0 <= size <= log->size). The current
@@ -143,9 +147,9 @@ TB_MUST_CHECK int cr_log_consistency_proof(struct cr_log *log, void *txn, uint64
  * whose root is `root`. Pure, for untrusted input. TB_OK or TB_EPROOF (also for
  * index >= size, size >= CR_LOG_SIZE_MAX, a path of the wrong length).
  */
-TB_MUST_CHECK int cr_log_verify_inclusion(enum cr_suite suite, const uint8_t leaf_hash[CR_HASH_BYTES],
-                                          uint64_t index, uint64_t size,
-                                          const struct cr_log_path *path,
+TB_MUST_CHECK int cr_log_verify_inclusion(enum cr_suite suite,
+                                          const uint8_t leaf_hash[CR_HASH_BYTES], uint64_t index,
+                                          uint64_t size, const struct cr_log_path *path,
                                           const uint8_t root[CR_HASH_BYTES]);
 
 /*
@@ -164,7 +168,8 @@ TB_MUST_CHECK int cr_log_verify_consistency(enum cr_suite suite, uint64_t size1,
  * total). Puts must come in append order per level (index <= count), as cr_log makes
  * them. For tests, the bench and tools; the node uses LMDB.
  */
-struct cr_log_mem {
+struct cr_log_mem
+{
     uint8_t *level_hashes[CR_LOG_LEVELS];
     uint64_t level_count[CR_LOG_LEVELS];
     uint64_t level_cap[CR_LOG_LEVELS];

@@ -38,7 +38,8 @@ enum cr_smt_node_kind {
 };
 
 /* A stored node; its address is its hash. */
-struct cr_smt_node {
+struct cr_smt_node
+{
     uint8_t kind; /* enum cr_smt_node_kind */
     uint8_t a[CR_HASH_BYTES];
     uint8_t b[CR_HASH_BYTES];
@@ -51,7 +52,8 @@ struct cr_smt_node {
  * existing node again is a no-op. The tree re-hashes every node it reads, so a store
  * that returns the wrong bytes gives TB_EIO rather than a wrong root.
  */
-struct cr_smt_store {
+struct cr_smt_store
+{
     void *impl;
     int (*get)(void *impl, void *txn, const uint8_t hash[CR_HASH_BYTES], struct cr_smt_node *out,
                char *errmsg);
@@ -60,7 +62,8 @@ struct cr_smt_store {
 };
 
 /* One change of a batch: set key to value_hash, or remove key (value_hash ignored). */
-struct cr_smt_op {
+struct cr_smt_op
+{
     uint8_t key[CR_SMT_KEY_BYTES];
     uint8_t value_hash[CR_HASH_BYTES];
     uint8_t remove; /* 0 = upsert, 1 = remove */
@@ -70,7 +73,8 @@ struct cr_smt_op {
  * A tree handle: suite, store and scratch space. It holds no root; roots are values the
  * caller keeps (32 zero bytes is the empty tree). Not thread-safe.
  */
-struct cr_smt {
+struct cr_smt
+{
     enum cr_suite suite;
     struct cr_smt_store store;
     struct cr_hasher hasher;
@@ -86,18 +90,24 @@ struct cr_smt {
  *   CR_SMT_END_LEAF   a leaf (leaf_key, leaf_value_hash): the key itself (membership) or
  *                     a different key sharing the first `depth` bits (absence).
  *
- * Compact serialisation (for JSON or msgpack elsewhere; the hashes are the same bytes):
- *   depth (0..256), end ("empty" | "leaf"), for "leaf" the leaf key and value hash,
- *   a bitmap of ceil(depth / 8) bytes, bit i (MSB first) set when siblings[i] is not
- *   32 zero bytes, then only the non-zero siblings in order. The decoder must refuse
- *   trailing bits set past depth and a sibling count that differs from the bitmap.
+ * Compact serialisation (cr_smt_proof_encode/decode; a JSON or msgpack carrier can
+ * hold the same bytes, e.g. in base64):
+ *   depth      2 bytes, big-endian, 0..256
+ *   end        1 byte, 0 = empty, 1 = leaf
+ *   leaf       32-byte key and 32-byte value hash, only when end = 1
+ *   bitmap     ceil(depth / 8) bytes; bit i (MSB of byte 0 first) is set when
+ *              siblings[i] is not 32 zero bytes; bits past depth are zero
+ *   siblings   the non-zero siblings, 32 bytes each, in order
+ * In a tree of n random keys most deep siblings are non-zero, but long shared prefixes
+ * give runs of empty siblings that cost one bit each instead of 32 bytes.
  */
 enum cr_smt_end {
     CR_SMT_END_EMPTY = 0,
     CR_SMT_END_LEAF = 1,
 };
 
-struct cr_smt_proof {
+struct cr_smt_proof
+{
     uint32_t depth;
     uint8_t end; /* enum cr_smt_end */
     uint8_t leaf_key[CR_SMT_KEY_BYTES];
@@ -128,8 +138,8 @@ TB_MUST_CHECK int cr_smt_update(struct cr_smt *tree, void *txn, const uint8_t ro
 
 /* Looks key up: *found = 1 and value_hash filled, or *found = 0. Store errors as above. */
 TB_MUST_CHECK int cr_smt_get(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
-                             const uint8_t key[CR_SMT_KEY_BYTES],
-                             uint8_t value_hash[CR_HASH_BYTES], int *found);
+                             const uint8_t key[CR_SMT_KEY_BYTES], uint8_t value_hash[CR_HASH_BYTES],
+                             int *found);
 
 /* Builds the membership or absence proof of key against root. Store errors as above. */
 TB_MUST_CHECK int cr_smt_prove(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
@@ -142,16 +152,37 @@ TB_MUST_CHECK int cr_smt_prove(struct cr_smt *tree, void *txn, const uint8_t roo
  * the path, a non-root end whose last sibling is empty, which no compact tree has).
  */
 TB_MUST_CHECK int cr_smt_verify(enum cr_suite suite, const uint8_t root[CR_HASH_BYTES],
-                                const uint8_t key[CR_SMT_KEY_BYTES],
-                                const uint8_t *value_hash, const struct cr_smt_proof *proof);
+                                const uint8_t key[CR_SMT_KEY_BYTES], const uint8_t *value_hash,
+                                const struct cr_smt_proof *proof);
+
+/* Largest encoded proof: header, leaf, full bitmap, 256 siblings. */
+#define CR_SMT_PROOF_ENCODED_MAX (3 + 2 * 32 + CR_SMT_DEPTH_MAX / 8 + CR_SMT_DEPTH_MAX * 32)
+
+/*
+ * Writes the compact form of proof into out (out_max bytes) and its length into
+ * *out_len. TB_EINVAL for a proof with depth > 256 or an unknown end; TB_ELIMIT if
+ * out_max is too small (CR_SMT_PROOF_ENCODED_MAX always suffices).
+ */
+TB_MUST_CHECK int cr_smt_proof_encode(const struct cr_smt_proof *proof, uint8_t *out,
+                                      size_t out_max, size_t *out_len);
+
+/*
+ * Strict decoder for untrusted bytes: TB_EMALFORMED for anything that would not
+ * re-encode to exactly the same bytes (depth > 256, unknown end, bits set past depth,
+ * a marked sibling that is all zeros, missing or trailing bytes). Fills proof (zero
+ * siblings where the bitmap is clear; contents unspecified on failure). Decoding does
+ * not verify: call cr_smt_verify.
+ */
+TB_MUST_CHECK int cr_smt_proof_decode(const uint8_t *data, size_t len, struct cr_smt_proof *proof);
 
 /*
  * In-memory store: an open-addressing hash table of slot indexes into chunked arrays of
  * nodes (about 110 bytes per node). It only grows; every node ever put stays, as the
  * contract asks. For tests, the bench and tools.
  */
-struct cr_smt_mem {
-    uint64_t *slots; /* (node index + 1) << 32 | tag; 0 = empty */
+struct cr_smt_mem
+{
+    uint64_t *slots;   /* (node index + 1) << 32 | tag; 0 = empty */
     size_t slot_count; /* a power of two */
     struct cr_smt_mem_entry **chunks;
     size_t chunk_count;

@@ -41,8 +41,7 @@ static void log_node_hash_pure(enum cr_suite suite, const uint8_t left[CR_HASH_B
     cr_hash(suite, buf, sizeof(buf), out);
 }
 
-void cr_log_leaf_hash(enum cr_suite suite, const void *data, size_t len,
-                      uint8_t out[CR_HASH_BYTES])
+void cr_log_leaf_hash(enum cr_suite suite, const void *data, size_t len, uint8_t out[CR_HASH_BYTES])
 {
     static const uint8_t prefix = 0x00;
     uint8_t small[1 + 4 * CR_HASH_BYTES];
@@ -106,13 +105,14 @@ int cr_log_init(struct cr_log *log, enum cr_suite suite, const struct cr_log_sto
                 void *txn, uint64_t size)
 {
     TB_ASSERT(cr_suite_valid((int)suite));
-    TB_ASSERT(store != NULL && store->get != NULL && store->put != NULL);
+    TB_ASSERT(store != NULL);
+    TB_ASSERT(store->get != NULL);
+    TB_ASSERT(store->put != NULL);
     memset(log, 0, sizeof(*log));
     log->suite = suite;
     log->store = *store;
     if (size >= CR_LOG_SIZE_MAX) {
-        return tb_fail(log->errmsg, TB_EINVAL, "log size %llu too large",
-                       (unsigned long long)size);
+        return tb_fail(log->errmsg, TB_EINVAL, "log size %llu too large", (unsigned long long)size);
     }
     for (uint32_t level = 0; level < CR_LOG_LEVELS; level++) {
         if ((size >> level) & 1) {
@@ -237,7 +237,8 @@ static uint64_t log_split(uint64_t n)
 {
     TB_ASSERT(n >= 2);
     uint64_t k = UINT64_C(1) << (63 - __builtin_clzll(n - 1));
-    TB_ASSERT(k < n && n <= 2 * k);
+    TB_ASSERT(k < n);
+    TB_ASSERT(n <= 2 * k);
     return k;
 }
 
@@ -382,8 +383,10 @@ static int log_verify_consistency_path(enum cr_suite suite, uint64_t size1,
 {
     uint8_t fr[CR_HASH_BYTES];
     uint8_t sr[CR_HASH_BYTES];
-    TB_ASSERT(0 < size1 && size1 < size2);
-    TB_ASSERT(path->count > 0 && path->count <= CR_LOG_PATH_MAX);
+    TB_ASSERT(0 < size1);
+    TB_ASSERT(size1 < size2);
+    TB_ASSERT(path->count > 0);
+    TB_ASSERT(path->count <= CR_LOG_PATH_MAX);
     /* A power-of-two first tree is a node of the second: its root starts the path. */
     uint32_t first = 0;
     if ((size1 & (size1 - 1)) == 0) {

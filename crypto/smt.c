@@ -31,7 +31,8 @@ enum smt_kind {
 };
 
 /* A subtree's hash with what is known of its shape. */
-struct smt_sub {
+struct smt_sub
+{
     uint8_t hash[CR_HASH_BYTES];
     uint8_t kind; /* enum smt_kind */
 };
@@ -71,14 +72,17 @@ void cr_smt_leaf_hash(enum cr_suite suite, const uint8_t key[CR_SMT_KEY_BYTES],
                       const uint8_t value_hash[CR_HASH_BYTES], uint8_t out[CR_HASH_BYTES])
 {
     TB_ASSERT(cr_suite_valid((int)suite));
-    TB_ASSERT(key != NULL && value_hash != NULL);
+    TB_ASSERT(key != NULL);
+    TB_ASSERT(value_hash != NULL);
     smt_hash3_pure(suite, 0x00, key, value_hash, out);
 }
 
 int cr_smt_init(struct cr_smt *tree, enum cr_suite suite, const struct cr_smt_store *store)
 {
     TB_ASSERT(cr_suite_valid((int)suite));
-    TB_ASSERT(store != NULL && store->get != NULL && store->put != NULL);
+    TB_ASSERT(store != NULL);
+    TB_ASSERT(store->get != NULL);
+    TB_ASSERT(store->put != NULL);
     memset(tree, 0, sizeof(*tree));
     tree->suite = suite;
     tree->store = *store;
@@ -308,8 +312,8 @@ static int smt_update_at(struct cr_smt *tree, void *txn, const uint8_t hash[CR_H
             return TB_EIO;
         }
         int replaced = smt_ops_have(ops, n, node.a);
-        return smt_build(tree, txn, depth, ops, n, replaced ? NULL : &node,
-                         replaced ? NULL : hash, out);
+        return smt_build(tree, txn, depth, ops, n, replaced ? NULL : &node, replaced ? NULL : hash,
+                         out);
     }
     if (depth == CR_SMT_DEPTH_MAX) {
         tb_errmsg_setf(tree->errmsg, "inner node at depth 256");
@@ -453,8 +457,7 @@ int cr_smt_prove(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTE
 }
 
 int cr_smt_get(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
-               const uint8_t key[CR_SMT_KEY_BYTES], uint8_t value_hash[CR_HASH_BYTES],
-               int *found)
+               const uint8_t key[CR_SMT_KEY_BYTES], uint8_t value_hash[CR_HASH_BYTES], int *found)
 {
     /* The walk that builds a proof finds the value too; 8 KiB of stack is fine here. */
     struct cr_smt_proof proof;
@@ -528,4 +531,114 @@ int cr_smt_verify(enum cr_suite suite, const uint8_t root[CR_HASH_BYTES],
         }
     }
     return tb_memeq_ct(hash, root, CR_HASH_BYTES) ? TB_OK : TB_EPROOF;
+}
+
+int cr_smt_proof_encode(const struct cr_smt_proof *proof, uint8_t *out, size_t out_max,
+                        size_t *out_len)
+{
+    TB_ASSERT(proof != NULL);
+    TB_ASSERT(out_len != NULL);
+    *out_len = 0;
+    if (proof->depth > CR_SMT_DEPTH_MAX ||
+        (proof->end != CR_SMT_END_EMPTY && proof->end != CR_SMT_END_LEAF)) {
+        return TB_EINVAL;
+    }
+    uint32_t depth = proof->depth;
+    size_t bitmap_len = (depth + 7) / 8;
+    size_t leaf_len = proof->end == CR_SMT_END_LEAF ? 2 * (size_t)CR_HASH_BYTES : 0;
+    size_t need = 3 + leaf_len + bitmap_len;
+    for (uint32_t i = 0; i < depth; i++) {
+        need += smt_is_zero(proof->siblings[i]) ? 0 : (size_t)CR_HASH_BYTES;
+    }
+    TB_ASSERT(need <= CR_SMT_PROOF_ENCODED_MAX);
+    if (need > out_max) {
+        return TB_ELIMIT;
+    }
+    size_t at = 0;
+    out[at++] = (uint8_t)(depth >> 8);
+    out[at++] = (uint8_t)depth;
+    out[at++] = proof->end;
+    if (proof->end == CR_SMT_END_LEAF) {
+        memcpy(out + at, proof->leaf_key, CR_SMT_KEY_BYTES);
+        memcpy(out + at + CR_SMT_KEY_BYTES, proof->leaf_value_hash, CR_HASH_BYTES);
+        at += 2 * CR_HASH_BYTES;
+    }
+    uint8_t *bitmap = out + at;
+    memset(bitmap, 0, bitmap_len);
+    at += bitmap_len;
+    for (uint32_t i = 0; i < depth; i++) {
+        if (!smt_is_zero(proof->siblings[i])) {
+            bitmap[i / 8] |= (uint8_t)(0x80u >> (i % 8));
+            memcpy(out + at, proof->siblings[i], CR_HASH_BYTES);
+            at += CR_HASH_BYTES;
+        }
+    }
+    TB_ASSERT(at == need);
+    *out_len = at;
+    return TB_OK;
+}
+
+/* The fixed part of an encoded proof: depth, end and the leaf; *at moves past it. */
+static int smt_proof_decode_head(const uint8_t *data, size_t len, struct cr_smt_proof *proof,
+                                 size_t *at)
+{
+    if (len < 3) {
+        return TB_EMALFORMED;
+    }
+    proof->depth = (uint32_t)data[0] << 8 | data[1];
+    proof->end = data[2];
+    *at = 3;
+    if (proof->depth > CR_SMT_DEPTH_MAX) {
+        return TB_EMALFORMED;
+    }
+    if (proof->end == CR_SMT_END_LEAF) {
+        if (len - *at < 2 * CR_HASH_BYTES) {
+            return TB_EMALFORMED;
+        }
+        memcpy(proof->leaf_key, data + *at, CR_SMT_KEY_BYTES);
+        memcpy(proof->leaf_value_hash, data + *at + CR_SMT_KEY_BYTES, CR_HASH_BYTES);
+        *at += 2 * CR_HASH_BYTES;
+    } else if (proof->end != CR_SMT_END_EMPTY) {
+        return TB_EMALFORMED;
+    }
+    TB_ASSERT(*at <= len);
+    return TB_OK;
+}
+
+int cr_smt_proof_decode(const uint8_t *data, size_t len, struct cr_smt_proof *proof)
+{
+    size_t at = 0;
+    TB_ASSERT(data != NULL || len == 0);
+    TB_ASSERT(proof != NULL);
+    memset(proof, 0, sizeof(*proof));
+    if (smt_proof_decode_head(data, len, proof, &at) != TB_OK) {
+        return TB_EMALFORMED;
+    }
+    uint32_t depth = proof->depth;
+    size_t bitmap_len = (depth + 7) / 8;
+    if (len - at < bitmap_len) {
+        return TB_EMALFORMED;
+    }
+    const uint8_t *bitmap = data + at;
+    at += bitmap_len;
+    if (depth % 8 != 0 && (bitmap[bitmap_len - 1] & (0xffu >> (depth % 8))) != 0) {
+        return TB_EMALFORMED; /* bits past depth */
+    }
+    for (uint32_t i = 0; i < depth; i++) {
+        if (!(bitmap[i / 8] & (0x80u >> (i % 8)))) {
+            continue;
+        }
+        if (len - at < CR_HASH_BYTES) {
+            return TB_EMALFORMED;
+        }
+        memcpy(proof->siblings[i], data + at, CR_HASH_BYTES);
+        at += CR_HASH_BYTES;
+        if (smt_is_zero(proof->siblings[i])) {
+            return TB_EMALFORMED; /* a zero sibling has one encoding: a clear bit */
+        }
+    }
+    if (at != len) {
+        return TB_EMALFORMED;
+    }
+    return TB_OK;
 }

@@ -18,7 +18,8 @@
 #define SMT_MEM_SLOTS_MIN 1024
 #define SMT_MEM_INDEX_MAX (UINT64_C(0xffffffff) - 1)
 
-struct cr_smt_mem_entry {
+struct cr_smt_mem_entry
+{
     uint8_t hash[CR_HASH_BYTES];
     struct cr_smt_node node;
 };
@@ -181,7 +182,7 @@ struct cr_smt_store cr_smt_mem_store(struct cr_smt_mem *mem)
 
 size_t cr_smt_mem_bytes(const struct cr_smt_mem *mem)
 {
-    return mem->chunk_count * (SMT_MEM_CHUNK_NODES * sizeof(struct cr_smt_mem_entry) +
-                               sizeof(*mem->chunks)) +
+    return mem->chunk_count *
+               (SMT_MEM_CHUNK_NODES * sizeof(struct cr_smt_mem_entry) + sizeof(*mem->chunks)) +
            mem->slot_count * sizeof(*mem->slots);
 }

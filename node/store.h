@@ -192,6 +192,10 @@ TB_MUST_CHECK int store_commit(struct store_txn *txn, char *errmsg);
 /* Discards and frees txn. store_abort(NULL) is a no-op. */
 void store_abort(struct store_txn *txn);
 
+/* The store a transaction belongs to, and whether it can write. */
+struct store *store_txn_store(const struct store_txn *txn);
+bool store_txn_writable(const struct store_txn *txn);
+
 /* ---------------------------------------------------------------- generic */
 
 enum store_put_flags {

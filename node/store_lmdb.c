@@ -64,6 +64,7 @@ struct store_txn {
     MDB_txn *txn;
     bool write;
     int failed; /* first error of a write transaction; it can then only abort */
+    char failed_msg[TB_ERRMSG_SIZE]; /* and its message, repeated by later calls */
 };
 
 /* The store whose write transaction this thread holds: a second begin would deadlock. */
@@ -263,6 +264,29 @@ void store_abort(struct store_txn *txn)
     store_txn_end(txn);
 }
 
+struct store *store_txn_store(const struct store_txn *txn)
+{
+    TB_ASSERT(txn != NULL);
+    TB_ASSERT(txn->store != NULL);
+    return txn->store;
+}
+
+bool store_txn_writable(const struct store_txn *txn)
+{
+    TB_ASSERT(txn != NULL);
+    return txn->write && txn->failed == TB_OK;
+}
+
+/* Marks a write transaction dead after its first failure; returns the code. */
+static int store_txn_fail(struct store_txn *txn, int code, const char *errmsg)
+{
+    TB_ASSERT(code < 0);
+    TB_ASSERT(txn->failed == TB_OK);
+    txn->failed = code;
+    snprintf(txn->failed_msg, sizeof(txn->failed_msg), "%s", errmsg);
+    return code;
+}
+
 /* The fault hook: 1 when this operation is the one to fail (or crash). */
 static int store_fault_hit(struct store *s, uint32_t op)
 {
@@ -291,7 +315,7 @@ int store_commit(struct store_txn *txn, char *errmsg)
     }
     int rv = txn->failed;
     if (rv != TB_OK) {
-        tb_fail(errmsg, rv, "commit refused: an earlier write failed (%s)", tb_strerror(rv));
+        tb_fail(errmsg, rv, "commit refused after a failed write: %s", txn->failed_msg);
     } else if (store_fault_hit(s, STORE_FAULT_COMMIT)) {
         rv = tb_fail(errmsg, s->fault.code, "commit: injected fault (%s)",
                      tb_strerror(s->fault.code));
@@ -329,13 +353,13 @@ static int store_write_gate(struct store_txn *txn, enum store_db db, char *errms
     TB_ASSERT(txn != NULL);
     TB_ASSERT(txn->write); /* a write through a read transaction is a programmer error */
     if (txn->failed != TB_OK) {
-        return tb_fail(errmsg, txn->failed, "%s: write transaction already failed (%s)",
-                       store_db_names[db], tb_strerror(txn->failed));
+        return tb_fail(errmsg, txn->failed, "%s: write transaction already failed: %s",
+                       store_db_names[db], txn->failed_msg);
     }
     if (store_fault_hit(txn->store, STORE_FAULT_WRITE)) {
-        txn->failed = txn->store->fault.code;
-        return tb_fail(errmsg, txn->failed, "%s: injected fault (%s)", store_db_names[db],
-                       tb_strerror(txn->failed));
+        int code = txn->store->fault.code;
+        tb_fail(errmsg, code, "%s: injected fault (%s)", store_db_names[db], tb_strerror(code));
+        return store_txn_fail(txn, code, errmsg);
     }
     return TB_OK;
 }
@@ -358,8 +382,8 @@ int store_put(struct store_txn *txn, enum store_db db, struct tb_bytes key, stru
     if (rc == MDB_KEYEXIST) /* LMDB leaves the transaction usable */
         return tb_fail(errmsg, TB_EEXIST, "%s: key already present", store_db_names[db]);
     if (rc != MDB_SUCCESS) {
-        txn->failed = store_mdb_fail(txn->store, rc, errmsg, "put into %s", store_db_names[db]);
-        return txn->failed;
+        int code = store_mdb_fail(txn->store, rc, errmsg, "put into %s", store_db_names[db]);
+        return store_txn_fail(txn, code, errmsg);
     }
     return TB_OK;
 }
@@ -427,8 +451,8 @@ int store_del(struct store_txn *txn, enum store_db db, struct tb_bytes key, char
     if (rc == MDB_NOTFOUND) /* LMDB leaves the transaction usable */
         return tb_fail(errmsg, TB_ENOTFOUND, "%s: delete: not found", store_db_names[db]);
     if (rc != MDB_SUCCESS) {
-        txn->failed = store_mdb_fail(txn->store, rc, errmsg, "delete from %s", store_db_names[db]);
-        return txn->failed;
+        int code = store_mdb_fail(txn->store, rc, errmsg, "delete from %s", store_db_names[db]);
+        return store_txn_fail(txn, code, errmsg);
     }
     return TB_OK;
 }
@@ -501,7 +525,8 @@ int store_scan(struct store_txn *txn, enum store_db db, struct tb_bytes prefix,
     if (prefix.len > STORE_KEY_BYTES_MAX || (after != NULL && after->len > STORE_KEY_BYTES_MAX))
         return tb_fail(errmsg, TB_EINVAL, "scan %s: key too long", store_db_names[db]);
     if (txn->write && txn->failed != TB_OK)
-        return tb_fail(errmsg, txn->failed, "scan %s: transaction failed", store_db_names[db]);
+        return tb_fail(errmsg, txn->failed, "scan %s: transaction failed: %s",
+                       store_db_names[db], txn->failed_msg);
     /* Start at whichever is later: the prefix, or just after `after`. */
     struct tb_bytes start = prefix;
     bool skip_equal = false;

@@ -14,4 +14,5 @@ add_test(NAME crypto_interop
 set_tests_properties(crypto_interop PROPERTIES LABELS "vectors" TIMEOUT 120)
 # --- log tree and status tree (Merkle engineer) ---
 tb_unit_test(test_crypto_log SOURCES unit/test_crypto_log.c LIBS tb_crypto LABELS unit vectors)
-tb_unit_test(test_crypto_smt SOURCES unit/test_crypto_smt.c LIBS tb_crypto LABELS unit)
+tb_unit_test(test_crypto_smt SOURCES unit/test_crypto_smt.c LIBS tb_crypto LABELS unit vectors)
+tb_fuzz_target(fuzz_merkle_proof fuzz/fuzz_merkle_proof.c tb_crypto)

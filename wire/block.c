@@ -75,13 +75,14 @@ int wire_header_encode(const struct wire_header *h, struct tb_buf *out, char *er
 
 int wire_header_decode(const uint8_t *data, size_t len, struct wire_header *out, char *errmsg)
 {
-    return wire_decode_with("header", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX, wire_conv_header,
-                            wire_enc_header, out, errmsg);
+    return wire_decode_with("header", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX,
+                            wire_conv_header, wire_enc_header, out, errmsg);
 }
 
 /* ---- Block ---- */
 
-struct wire_block_in {
+struct wire_block_in
+{
     const struct wire_header *header;
     const struct tb_bytes *txs;
     size_t tx_count;
@@ -240,8 +241,7 @@ int wire_block_decode(const uint8_t *data, size_t len, struct wire_block *out, c
     if (len == 0)
         return tb_fail(errmsg, TB_EMALFORMED, "block: empty input");
     if (len > WIRE_BLOCK_BYTES_MAX)
-        return tb_fail(errmsg, TB_ELIMIT, "block: %zu bytes, limit %u", len,
-                       WIRE_BLOCK_BYTES_MAX);
+        return tb_fail(errmsg, TB_ELIMIT, "block: %zu bytes, limit %u", len, WIRE_BLOCK_BYTES_MAX);
     rv = wire_block_decode_layers(data, len, out, errmsg);
     if (rv == TB_OK) {
         in.header = &out->header;
@@ -315,8 +315,8 @@ int wire_vote_encode(const struct wire_vote *v, struct tb_buf *out, char *errmsg
 
 int wire_vote_decode(const uint8_t *data, size_t len, struct wire_vote *out, char *errmsg)
 {
-    return wire_decode_with("vote", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX, wire_conv_vote,
-                            wire_enc_vote, out, errmsg);
+    return wire_decode_with("vote", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX,
+                            wire_conv_vote, wire_enc_vote, out, errmsg);
 }
 
 /* ---- Proposal ---- */
@@ -366,8 +366,8 @@ int wire_proposal_encode(const struct wire_proposal *p, struct tb_buf *out, char
 
 int wire_proposal_decode(const uint8_t *data, size_t len, struct wire_proposal *out, char *errmsg)
 {
-    return wire_decode_with("proposal", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX, wire_conv_proposal,
-                            wire_enc_proposal, out, errmsg);
+    return wire_decode_with("proposal", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX,
+                            wire_conv_proposal, wire_enc_proposal, out, errmsg);
 }
 
 /* ---- Commit certificate ---- */
@@ -385,8 +385,7 @@ static void wire_enc_cert(struct wire_enc *e, const void *in)
     wire_put_hash(e, c->block_hash, WIRE_HASH_BYTES);
     wire_enc_field(e, 4, "signatures");
     if (c->sig_count > WIRE_VALIDATORS_MAX)
-        wire_enc_fail(e, TB_ELIMIT, "%zu signatures, limit %u", c->sig_count,
-                      WIRE_VALIDATORS_MAX);
+        wire_enc_fail(e, TB_ELIMIT, "%zu signatures, limit %u", c->sig_count, WIRE_VALIDATORS_MAX);
     if (c->sig_count == 0)
         wire_enc_fail(e, TB_EINVAL, "needs at least one signature");
     if (e->err != TB_OK)

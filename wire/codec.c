@@ -5,12 +5,15 @@
  * Why both a pre-scan and msgpack-c. msgpack-c stays the encoder and decoder of record (its
  * packer writes every byte we emit; its unpacker builds the objects we convert), but its
  * unpacker trusts declared lengths: it allocates room for as many elements as a header claims
- * and recurses as deep as the input nests. So no byte reaches msgpack_unpack_next before
- * wire_scan has walked it without recursion or allocation and checked every header against the
- * bytes that remain, the depth and the per-structure element counts. After conversion, the value
- * is re-encoded with the same encoder in compare mode and must reproduce the input byte for byte:
- * that one check rejects every non-shortest form, unsorted or duplicate key, and any value the
- * encoder would refuse, with no second set of rules to keep in step.
+ * before it has seen them, and our depth limits are not its own. So no byte reaches
+ * msgpack_unpack_next before wire_scan has walked it without recursion or allocation and
+ * checked every header against the bytes that remain, the depth and the per-structure element
+ * counts (so msgpack-c's allocations stay proportional to the bytes actually present). After
+ * conversion, the value is re-encoded with the same encoder in compare mode and must reproduce
+ * the input byte for byte: that one check rejects every non-shortest form, unsorted or
+ * duplicate key, and any value the encoder would refuse, with no second set of rules to keep
+ * in step. Writing the strict reader directly over the bytes was the alternative; it would
+ * have duplicated msgpack-c's decoder rather than bounded it.
  *
  * This file must never accept bytes the encoder would not produce, and never allocate in
  * proportion to a declared (rather than present) length.
@@ -127,16 +130,18 @@ void wire_enc_fail(struct wire_enc *e, int code, const char *fmt, ...)
 
 void wire_put_array(struct wire_enc *e, size_t n)
 {
-    TB_ASSERT(n <= UINT32_MAX);
-    if (e->err == TB_OK)
-        (void)msgpack_pack_array(&e->pk, n);
+    if (e->err != TB_OK)
+        return;
+    TB_ASSERT(n <= UINT32_MAX); /* callers check their count limits first */
+    (void)msgpack_pack_array(&e->pk, n);
 }
 
 void wire_put_map(struct wire_enc *e, size_t n)
 {
-    TB_ASSERT(n <= UINT32_MAX);
-    if (e->err == TB_OK)
-        (void)msgpack_pack_map(&e->pk, n);
+    if (e->err != TB_OK)
+        return;
+    TB_ASSERT(n <= UINT32_MAX); /* callers check their count limits first */
+    (void)msgpack_pack_map(&e->pk, n);
 }
 
 void wire_put_uint(struct wire_enc *e, uint64_t v)
@@ -219,8 +224,7 @@ void wire_put_city(struct wire_enc *e, struct tb_bytes s)
         bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                   c == '_' || c == '-';
         if (!ok) {
-            wire_enc_fail(e, TB_EINVAL, "city code byte %zu (0x%02x) outside [0-9A-Za-z_-]", i,
-                          c);
+            wire_enc_fail(e, TB_EINVAL, "city code byte %zu (0x%02x) outside [0-9A-Za-z_-]", i, c);
             return;
         }
     }
@@ -342,8 +346,13 @@ static bool wire_scan_header(const uint8_t *p, size_t left, size_t *hdr, uint64_
     size_t lenbytes = 0;
     static const uint8_t fixed[32] = {
         /* 0xc0..0xdf: total size of fixed-size items, 0 for length-prefixed or reserved */
-        1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 5, 9, 0, 0, 0, 0, /* nil, bool, float32/64 */
+        1, 0, 1, 1, 0, 0, 0, 0,  0,  0, 5, 9, 0, 0, 0, 0, /* nil, bool, float32/64 */
         0, 0, 0, 0, 3, 4, 6, 10, 18, 0, 0, 0, 0, 0, 0, 0, /* fixext 1/2/4/8/16 */
+    };
+    static const uint8_t prefix[32] = {
+        /* 0xc0..0xdf: bytes of the big-endian length or count that follows the type byte */
+        0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, /* bin 8/16/32, ext 8/16/32 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4, /* str 8/16/32, array/map 16/32 */
     };
     *hdr = 1;
     *payload = 0;
@@ -370,17 +379,8 @@ static bool wire_scan_header(const uint8_t *p, size_t left, size_t *hdr, uint64_
         *hdr = 1u + (1u << (b & 0x03u));
         return *hdr <= left;
     }
-    switch (b) {
-    case 0xc4: case 0xd9: lenbytes = 1; break;
-    case 0xc5: case 0xda: lenbytes = 2; break;
-    case 0xc6: case 0xdb: lenbytes = 4; break;
-    case 0xc7: lenbytes = 1; break;
-    case 0xc8: lenbytes = 2; break;
-    case 0xc9: lenbytes = 4; break;
-    case 0xdc: case 0xde: lenbytes = 2; break;
-    case 0xdd: case 0xdf: lenbytes = 4; break;
-    default: TB_UNREACHABLE();
-    }
+    lenbytes = prefix[b - 0xc0];
+    TB_ASSERT(lenbytes == 1 || lenbytes == 2 || lenbytes == 4); /* every other byte is above */
     if (left < 1 + lenbytes)
         return false;
     *hdr = 1 + lenbytes;
@@ -409,14 +409,15 @@ int wire_scan(const uint8_t *data, size_t len, size_t pos, unsigned depth_max, u
         bool is_container;
         size_t start = pos;
 
-        if (pos >= len || !wire_scan_header(data + pos, len - pos, &hdr, &payload, &count,
-                                            &is_container) || hdr > len - pos)
+        if (pos >= len ||
+            !wire_scan_header(data + pos, len - pos, &hdr, &payload, &count, &is_container) ||
+            hdr > len - pos)
             return tb_fail(errmsg, TB_EMALFORMED, "%s: truncated or reserved header at byte %zu",
                            what, pos);
         pos += hdr;
         if (is_container) {
-            uint64_t declared = (data[start] >= 0xde || (data[start] & 0xf0) == 0x80) ? count / 2
-                                                                                     : count;
+            uint64_t declared =
+                (data[start] >= 0xde || (data[start] & 0xf0) == 0x80) ? count / 2 : count;
             if (declared > count_max)
                 return tb_fail(errmsg, TB_ELIMIT, "%s: %llu elements at byte %zu, limit %u", what,
                                (unsigned long long)declared, start, count_max);
@@ -449,8 +450,8 @@ int wire_scan(const uint8_t *data, size_t len, size_t pos, unsigned depth_max, u
 
 /* ---- Decoder ---- */
 
-void wire_dec_fail(struct wire_dec *d, int code, unsigned field, const char *name,
-                   const char *fmt, ...)
+void wire_dec_fail(struct wire_dec *d, int code, unsigned field, const char *name, const char *fmt,
+                   ...)
 {
     char text[TB_ERRMSG_SIZE];
     va_list ap;
@@ -500,8 +501,7 @@ int wire_dec_begin(struct wire_dec *d, const char *what, const uint8_t *data, si
         msgpack_unpacked_destroy(&d->up);
         if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
             return tb_fail(errmsg, TB_ENOMEM, "%s: msgpack out of memory", what);
-        return tb_fail(errmsg, TB_EMALFORMED, "%s: msgpack rejects the input (%d)", what,
-                       (int)ur);
+        return tb_fail(errmsg, TB_EMALFORMED, "%s: msgpack rejects the input (%d)", what, (int)ur);
     }
     d->unpacked = true;
     return TB_OK;
@@ -539,16 +539,27 @@ int wire_decode_with(const char *what, const uint8_t *data, size_t len, size_t b
 static const char *wire_type_name(const msgpack_object *o)
 {
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL: return "nil";
-    case MSGPACK_OBJECT_BOOLEAN: return "bool";
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return "uint";
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative int";
-    case MSGPACK_OBJECT_FLOAT32: case MSGPACK_OBJECT_FLOAT64: return "float";
-    case MSGPACK_OBJECT_STR: return "str";
-    case MSGPACK_OBJECT_BIN: return "bin";
-    case MSGPACK_OBJECT_ARRAY: return "array";
-    case MSGPACK_OBJECT_MAP: return "map";
-    case MSGPACK_OBJECT_EXT: return "ext";
+    case MSGPACK_OBJECT_NIL:
+        return "nil";
+    case MSGPACK_OBJECT_BOOLEAN:
+        return "bool";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return "uint";
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return "negative int";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return "float";
+    case MSGPACK_OBJECT_STR:
+        return "str";
+    case MSGPACK_OBJECT_BIN:
+        return "bin";
+    case MSGPACK_OBJECT_ARRAY:
+        return "array";
+    case MSGPACK_OBJECT_MAP:
+        return "map";
+    case MSGPACK_OBJECT_EXT:
+        return "ext";
     }
     return "unknown";
 }
@@ -655,11 +666,10 @@ void wire_get_hash(struct wire_dec *d, const msgpack_object *o, unsigned field, 
     if (d->err != TB_OK || o == NULL)
         return;
     if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != len) {
-        wire_dec_fail(d, TB_EMALFORMED, field, name, "expected bin of %zu bytes, got %s of %u",
-                      len, wire_type_name(o),
-                      o->type == MSGPACK_OBJECT_BIN || o->type == MSGPACK_OBJECT_STR
-                          ? o->via.bin.size
-                          : 0u);
+        wire_dec_fail(
+            d, TB_EMALFORMED, field, name, "expected bin of %zu bytes, got %s of %u", len,
+            wire_type_name(o),
+            o->type == MSGPACK_OBJECT_BIN || o->type == MSGPACK_OBJECT_STR ? o->via.bin.size : 0u);
         return;
     }
     wire_get_bin(d, o, field, name, &b);

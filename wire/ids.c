@@ -28,8 +28,7 @@ void wire_tx_id(enum cr_suite suite, const uint8_t chain_id[WIRE_HASH_BYTES], ui
 
 /* Appends tag || 0x00 || chain_id || [kind] || data. */
 static int wire_sign_input(const char *tag, const uint8_t chain_id[WIRE_HASH_BYTES],
-                           const uint8_t *kind, const uint8_t *data, size_t len,
-                           struct tb_buf *out)
+                           const uint8_t *kind, const uint8_t *data, size_t len, struct tb_buf *out)
 {
     int rv;
     TB_ASSERT(chain_id != NULL);

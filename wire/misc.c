@@ -54,8 +54,8 @@ int wire_status_encode(const struct wire_status *s, struct tb_buf *out, char *er
 
 int wire_status_decode(const uint8_t *data, size_t len, struct wire_status *out, char *errmsg)
 {
-    return wire_decode_with("status", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX, wire_conv_status,
-                            wire_enc_status, out, errmsg);
+    return wire_decode_with("status", data, len, WIRE_SMALL_BYTES_MAX, WIRE_FIELDS_MAX,
+                            wire_conv_status, wire_enc_status, out, errmsg);
 }
 
 /* ---- Consent token ---- */
@@ -125,8 +125,7 @@ static void wire_enc_members(struct wire_enc *e, const struct wire_genesis *g)
 {
     wire_enc_field(e, 4, "members");
     if (g->member_count > WIRE_VALIDATORS_MAX)
-        wire_enc_fail(e, TB_ELIMIT, "%zu members, limit %u", g->member_count,
-                      WIRE_VALIDATORS_MAX);
+        wire_enc_fail(e, TB_ELIMIT, "%zu members, limit %u", g->member_count, WIRE_VALIDATORS_MAX);
     if (g->member_count == 0)
         wire_enc_fail(e, TB_EINVAL, "needs at least one member");
     if (e->err != TB_OK)
@@ -136,8 +135,8 @@ static void wire_enc_members(struct wire_enc *e, const struct wire_genesis *g)
     for (size_t i = 0; i < g->member_count; i++) {
         const struct wire_genesis_member *m = &g->members[i];
         if (i > 0 && wire_bytes_cmp(g->members[i - 1].city, m->city) >= 0)
-            wire_enc_fail(e, TB_EINVAL, "member %zu city not after member %zu (sorted, unique)",
-                          i, i - 1);
+            wire_enc_fail(e, TB_EINVAL, "member %zu city not after member %zu (sorted, unique)", i,
+                          i - 1);
         wire_put_array(e, 4);
         wire_put_city(e, m->city);
         wire_put_str(e, m->name, 1, WIRE_NAME_BYTES_MAX);
@@ -150,8 +149,7 @@ static void wire_enc_types(struct wire_enc *e, const struct wire_genesis *g)
 {
     wire_enc_field(e, 5, "types");
     if (g->type_count > WIRE_GENESIS_TYPES_MAX)
-        wire_enc_fail(e, TB_ELIMIT, "%zu types, limit %u", g->type_count,
-                      WIRE_GENESIS_TYPES_MAX);
+        wire_enc_fail(e, TB_ELIMIT, "%zu types, limit %u", g->type_count, WIRE_GENESIS_TYPES_MAX);
     if (e->err != TB_OK)
         return;
     TB_ASSERT(g->types != NULL || g->type_count == 0);

@@ -11,8 +11,8 @@
 const char *wire_kind_name(int kind)
 {
     static const char *const names[] = {
-        NULL,          "record.issue",  "record.revoke", "agency.register",
-        "agency.retire", "access.audit", "member.change",
+        NULL,           "record.issue",  "record.revoke", "agency.register", "agency.retire",
+        "access.audit", "member.change",
     };
     if (kind < WIRE_KIND_MIN || kind > WIRE_KIND_MAX)
         return NULL;
@@ -377,7 +377,8 @@ static void wire_conv_member(struct wire_dec *d, const msgpack_object *root, voi
 
 /* ---- Bodies by kind ---- */
 
-struct wire_body_codec {
+struct wire_body_codec
+{
     wire_conv_fn conv;
     wire_enc_fn enc;
 };
@@ -413,8 +414,8 @@ int wire_tx_body_decode(int kind, const uint8_t *data, size_t len, struct wire_t
     TB_ASSERT(out != NULL);
     memset(out, 0, sizeof(*out));
     if (kind < WIRE_KIND_MIN || kind > WIRE_KIND_MAX)
-        return tb_fail(errmsg, TB_EMALFORMED, "tx body: kind must be %d..%d, got %d",
-                       WIRE_KIND_MIN, WIRE_KIND_MAX, kind);
+        return tb_fail(errmsg, TB_EMALFORMED, "tx body: kind must be %d..%d, got %d", WIRE_KIND_MIN,
+                       WIRE_KIND_MAX, kind);
     rv = wire_decode_with(wire_kind_name(kind), data, len, WIRE_TX_BYTES_MAX, WIRE_CLAIMS_MAX,
                           wire_bodies[kind].conv, wire_bodies[kind].enc, &out->u, errmsg);
     if (rv == TB_OK)

@@ -43,33 +43,33 @@ extern "C" {
 
 /* ---- Limits. Each one is checked on encode and decode; breaches are TB_ELIMIT. ---- */
 
-#define WIRE_TX_BYTES_MAX (64u * 1024u)          /* a whole tx envelope */
+#define WIRE_TX_BYTES_MAX (64u * 1024u)           /* a whole tx envelope */
 #define WIRE_BLOCK_BYTES_MAX (8u * 1024u * 1024u) /* a whole block */
-#define WIRE_SMALL_BYTES_MAX (16u * 1024u)       /* header, vote, proposal, status value */
-#define WIRE_CERT_BYTES_MAX (16u * 1024u)        /* a commit certificate */
-#define WIRE_CONSENT_BYTES_MAX (16u * 1024u)     /* a consent token */
-#define WIRE_GENESIS_BYTES_MAX (256u * 1024u)    /* a genesis body */
-#define WIRE_DEPTH_MAX 8u                        /* nesting of arrays and maps, any structure */
+#define WIRE_SMALL_BYTES_MAX (16u * 1024u)        /* header, vote, proposal, status value */
+#define WIRE_CERT_BYTES_MAX (16u * 1024u)         /* a commit certificate */
+#define WIRE_CONSENT_BYTES_MAX (16u * 1024u)      /* a consent token */
+#define WIRE_GENESIS_BYTES_MAX (256u * 1024u)     /* a genesis body */
+#define WIRE_DEPTH_MAX 8u                         /* nesting of arrays and maps, any structure */
 
-#define WIRE_TX_SIGS_MAX 16u         /* signatures per envelope */
-#define WIRE_CLAIMS_MAX 64u          /* claims per record.issue */
-#define WIRE_AGENCY_TYPES_MAX 32u    /* record types per agency.register */
-#define WIRE_CONSENT_TYPES_MAX 32u   /* record types per consent token */
-#define WIRE_BLOCK_TXS_MAX 10000u    /* txs per block */
-#define WIRE_VALIDATORS_MAX 64u      /* validators, so certificate signatures too */
-#define WIRE_GENESIS_TYPES_MAX 256u  /* record types in a genesis body */
+#define WIRE_TX_SIGS_MAX 16u        /* signatures per envelope */
+#define WIRE_CLAIMS_MAX 64u         /* claims per record.issue */
+#define WIRE_AGENCY_TYPES_MAX 32u   /* record types per agency.register */
+#define WIRE_CONSENT_TYPES_MAX 32u  /* record types per consent token */
+#define WIRE_BLOCK_TXS_MAX 10000u   /* txs per block */
+#define WIRE_VALIDATORS_MAX 64u     /* validators, so certificate signatures too */
+#define WIRE_GENESIS_TYPES_MAX 256u /* record types in a genesis body */
 
-#define WIRE_CITY_BYTES_MAX 16u        /* city code, charset [0-9A-Za-z_-], non-empty */
-#define WIRE_AGENCY_BYTES_MAX 64u      /* agency code, non-empty */
-#define WIRE_TYPE_BYTES_MAX 64u        /* record type, non-empty */
-#define WIRE_CLAIM_KEY_BYTES_MAX 64u   /* claim key, non-empty */
+#define WIRE_CITY_BYTES_MAX 16u      /* city code, charset [0-9A-Za-z_-], non-empty */
+#define WIRE_AGENCY_BYTES_MAX 64u    /* agency code, non-empty */
+#define WIRE_TYPE_BYTES_MAX 64u      /* record type, non-empty */
+#define WIRE_CLAIM_KEY_BYTES_MAX 64u /* claim key, non-empty */
 #define WIRE_CLAIM_VALUE_BYTES_MAX 1024u
-#define WIRE_NAME_BYTES_MAX 256u       /* display names (agency, city, federation), non-empty */
-#define WIRE_TEXT_BYTES_MAX 1024u      /* reasons and purposes, may be empty */
-#define WIRE_ENDPOINT_BYTES_MAX 256u   /* a node's URL */
-#define WIRE_SUITE_BYTES_MAX 32u       /* suite name in the genesis body, non-empty */
-#define WIRE_PUBKEY_BYTES_MAX 65u      /* 32 (Ed25519) or 65 (SM2 04||x||y); non-empty */
-#define WIRE_SIG_BYTES_MAX 72u         /* 64 (Ed25519) or DER SM2 up to 72; non-empty */
+#define WIRE_NAME_BYTES_MAX 256u     /* display names (agency, city, federation), non-empty */
+#define WIRE_TEXT_BYTES_MAX 1024u    /* reasons and purposes, may be empty */
+#define WIRE_ENDPOINT_BYTES_MAX 256u /* a node's URL */
+#define WIRE_SUITE_BYTES_MAX 32u     /* suite name in the genesis body, non-empty */
+#define WIRE_PUBKEY_BYTES_MAX 65u    /* 32 (Ed25519) or 65 (SM2 04||x||y); non-empty */
+#define WIRE_SIG_BYTES_MAX 72u       /* 64 (Ed25519) or DER SM2 up to 72; non-empty */
 
 #define WIRE_HASH_BYTES 32u
 #define WIRE_NONCE_BYTES 16u
@@ -94,7 +94,8 @@ enum wire_kind {
 /* "record.issue", ...; NULL outside 1..6. */
 const char *wire_kind_name(int kind);
 
-struct wire_tx_sig {
+struct wire_tx_sig
+{
     uint8_t key_id[WIRE_HASH_BYTES];
     struct tb_bytes sig; /* 1..WIRE_SIG_BYTES_MAX bytes */
 };
@@ -104,7 +105,8 @@ struct wire_tx_sig {
  * with distinct key ids (in any order); the body is kept as the bin view, so that ids and
  * signature inputs are computed from its exact bytes (decode it with wire_tx_body_decode).
  */
-struct wire_tx {
+struct wire_tx
+{
     uint8_t kind;
     struct tb_bytes body;
     struct wire_tx_sig sigs[WIRE_TX_SIGS_MAX];
@@ -112,16 +114,18 @@ struct wire_tx {
 };
 
 /* A claim value is a str or a uint. */
-struct wire_claim {
+struct wire_claim
+{
     struct tb_bytes key; /* non-empty, <= WIRE_CLAIM_KEY_BYTES_MAX */
     bool is_uint;
-    uint64_t uint_value;        /* when is_uint */
-    struct tb_bytes str_value;  /* when !is_uint, <= WIRE_CLAIM_VALUE_BYTES_MAX */
+    uint64_t uint_value;       /* when is_uint */
+    struct tb_bytes str_value; /* when !is_uint, <= WIRE_CLAIM_VALUE_BYTES_MAX */
 };
 
 /* 1: [type, city, agency, subject(bin32), issued_at, expires_at (0 = never), claims, doc_digest
  * (bin32), nonce(bin16)]. Claims must be given sorted by key bytewise, keys unique. */
-struct wire_record_issue {
+struct wire_record_issue
+{
     struct tb_bytes type, city, agency;
     uint8_t subject[WIRE_HASH_BYTES];
     uint64_t issued_at, expires_at; /* seconds */
@@ -132,27 +136,31 @@ struct wire_record_issue {
 };
 
 /* 2: [record_id(bin32), reason(str), revoked_at]. */
-struct wire_record_revoke {
+struct wire_record_revoke
+{
     uint8_t record_id[WIRE_HASH_BYTES];
     struct tb_bytes reason;
     uint64_t revoked_at; /* seconds */
 };
 
 /* 3: [city, agency, name, public_key(bin), types([str], sorted bytewise, unique), not_after]. */
-struct wire_agency_register {
+struct wire_agency_register
+{
     struct tb_bytes city, agency, name, public_key;
     struct tb_bytes types[WIRE_AGENCY_TYPES_MAX];
-    size_t type_count; /* 1..WIRE_AGENCY_TYPES_MAX */
+    size_t type_count;  /* 1..WIRE_AGENCY_TYPES_MAX */
     uint64_t not_after; /* seconds */
 };
 
 /* 4: [city, agency, public_key(bin), reason]. */
-struct wire_agency_retire {
+struct wire_agency_retire
+{
     struct tb_bytes city, agency, public_key, reason;
 };
 
 /* 5: [record_id(bin32), requester_city, requester_agency, purpose, consent_id(bin32), at]. */
-struct wire_access_audit {
+struct wire_access_audit
+{
     uint8_t record_id[WIRE_HASH_BYTES];
     struct tb_bytes requester_city, requester_agency, purpose;
     uint8_t consent_id[WIRE_HASH_BYTES];
@@ -160,20 +168,22 @@ struct wire_access_audit {
 };
 
 enum wire_member_action {
-    WIRE_MEMBER_ADD = 1, /* "add" */
+    WIRE_MEMBER_ADD = 1,    /* "add" */
     WIRE_MEMBER_REMOVE = 2, /* "remove" */
     WIRE_MEMBER_ROTATE = 3, /* "rotate" */
 };
 
 /* 6: [action(str), city, name, node_key(bin), endpoint(str), effective_height]. */
-struct wire_member_change {
+struct wire_member_change
+{
     enum wire_member_action action;
     struct tb_bytes city, name, node_key, endpoint;
     uint64_t effective_height;
 };
 
 /* A decoded body, tagged by the envelope's kind. */
-struct wire_tx_body {
+struct wire_tx_body
+{
     enum wire_kind kind;
     union {
         struct wire_record_issue issue;
@@ -203,7 +213,8 @@ TB_MUST_CHECK int wire_tx_body_decode(int kind, const uint8_t *data, size_t len,
 
 /* [version=1, chain_id, height, time_ms, prev_block_hash, log_size, log_root, state_root,
  * validator_set_hash, proposer_index (< WIRE_VALIDATORS_MAX)]. */
-struct wire_header {
+struct wire_header
+{
     uint64_t version; /* must be WIRE_HEADER_VERSION */
     uint8_t chain_id[WIRE_HASH_BYTES];
     uint64_t height;
@@ -216,8 +227,7 @@ struct wire_header {
     uint32_t proposer_index;
 };
 
-TB_MUST_CHECK int wire_header_encode(const struct wire_header *h, struct tb_buf *out,
-                                     char *errmsg);
+TB_MUST_CHECK int wire_header_encode(const struct wire_header *h, struct tb_buf *out, char *errmsg);
 TB_MUST_CHECK int wire_header_decode(const uint8_t *data, size_t len, struct wire_header *out,
                                      char *errmsg);
 
@@ -228,7 +238,8 @@ TB_MUST_CHECK int wire_header_decode(const uint8_t *data, size_t len, struct wir
  * input (for the block hash and the tx ids); `txs` is allocated (tb_calloc, NULL when
  * tx_count == 0) and freed by wire_block_release.
  */
-struct wire_block {
+struct wire_block
+{
     struct wire_header header;
     struct tb_bytes header_bytes;
     struct tb_bytes *txs;
@@ -249,7 +260,8 @@ enum wire_vote_type {
 };
 
 /* [type, height, round, block_hash(bin32) or nil]. */
-struct wire_vote {
+struct wire_vote
+{
     enum wire_vote_type type;
     uint64_t height;
     uint32_t round;
@@ -262,7 +274,8 @@ TB_MUST_CHECK int wire_vote_decode(const uint8_t *data, size_t len, struct wire_
                                    char *errmsg);
 
 /* [height, round, pol_round or nil, block_hash(bin32)]. */
-struct wire_proposal {
+struct wire_proposal
+{
     uint64_t height;
     uint32_t round;
     bool has_pol_round; /* false: nil (no proof-of-lock round) */
@@ -275,14 +288,16 @@ TB_MUST_CHECK int wire_proposal_encode(const struct wire_proposal *p, struct tb_
 TB_MUST_CHECK int wire_proposal_decode(const uint8_t *data, size_t len, struct wire_proposal *out,
                                        char *errmsg);
 
-struct wire_cert_sig {
+struct wire_cert_sig
+{
     uint32_t validator_index; /* < WIRE_VALIDATORS_MAX */
     struct tb_bytes sig;      /* 1..WIRE_SIG_BYTES_MAX */
 };
 
 /* [height, round, block_hash, [[validator_index, sig], ...]]: 1..WIRE_VALIDATORS_MAX signatures,
  * validator indexes strictly increasing (one encoding per set of signatures). */
-struct wire_cert {
+struct wire_cert
+{
     uint64_t height;
     uint32_t round;
     uint8_t block_hash[WIRE_HASH_BYTES];
@@ -301,15 +316,15 @@ TB_MUST_CHECK int wire_cert_decode(const uint8_t *data, size_t len, struct wire_
  * revoked_height (0 if none), expires_at]; an agency key is [state (1 active, 2 retired),
  * registered_height, retired_height, not_after]. One encoder serves both.
  */
-struct wire_status {
-    uint8_t state; /* 1 or 2 */
+struct wire_status
+{
+    uint8_t state;     /* 1 or 2 */
     uint64_t height_a; /* issued / registered */
     uint64_t height_b; /* revoked / retired, 0 if none */
     uint64_t time_s;   /* expires_at / not_after */
 };
 
-TB_MUST_CHECK int wire_status_encode(const struct wire_status *s, struct tb_buf *out,
-                                     char *errmsg);
+TB_MUST_CHECK int wire_status_encode(const struct wire_status *s, struct tb_buf *out, char *errmsg);
 TB_MUST_CHECK int wire_status_decode(const uint8_t *data, size_t len, struct wire_status *out,
                                      char *errmsg);
 
@@ -317,7 +332,8 @@ TB_MUST_CHECK int wire_status_decode(const uint8_t *data, size_t len, struct wir
 
 /* [subject(bin32), grantee_city, grantee_agency, [type, ...] (1..WIRE_CONSENT_TYPES_MAX, sorted
  * bytewise, unique), purpose, not_after, nonce(bin16)]. */
-struct wire_consent {
+struct wire_consent
+{
     uint8_t subject[WIRE_HASH_BYTES];
     struct tb_bytes grantee_city, grantee_agency;
     struct tb_bytes types[WIRE_CONSENT_TYPES_MAX];
@@ -334,18 +350,21 @@ TB_MUST_CHECK int wire_consent_decode(const uint8_t *data, size_t len, struct wi
 
 /* ---- Genesis body (DESIGN 3.3) ---- */
 
-struct wire_genesis_member {
+struct wire_genesis_member
+{
     struct tb_bytes city, name, node_key, endpoint;
 };
 
-struct wire_record_type {
+struct wire_record_type
+{
     struct tb_bytes type, sharing; /* sharing: "open", "consent" or "closed" */
 };
 
 /* [suite, federation, created_at, [[city, name, node_key(bin), endpoint], ...] sorted by city,
  * unique, 1..WIRE_VALIDATORS_MAX; [[type, sharing], ...] sorted by type, unique, 0..
  * WIRE_GENESIS_TYPES_MAX]. */
-struct wire_genesis {
+struct wire_genesis
+{
     struct tb_bytes suite, federation;
     uint64_t created_at;
     const struct wire_genesis_member *members;
@@ -386,8 +405,8 @@ void wire_block_hash(enum cr_suite suite, const uint8_t *header, size_t header_l
                      uint8_t out[WIRE_HASH_BYTES]);
 
 /* Appends "tongban/vote/v1\0" || chain_id || vote bytes. */
-TB_MUST_CHECK int wire_vote_sign_input(const uint8_t chain_id[WIRE_HASH_BYTES],
-                                       const uint8_t *vote, size_t vote_len, struct tb_buf *out);
+TB_MUST_CHECK int wire_vote_sign_input(const uint8_t chain_id[WIRE_HASH_BYTES], const uint8_t *vote,
+                                       size_t vote_len, struct tb_buf *out);
 
 /* Appends "tongban/proposal/v1\0" || chain_id || proposal bytes. */
 TB_MUST_CHECK int wire_proposal_sign_input(const uint8_t chain_id[WIRE_HASH_BYTES],

@@ -21,16 +21,17 @@
 
 /* The encoder. In compare mode (expect != NULL) nothing is written: each packed byte must equal
  * the next byte of expect, which is how a decoder proves its input is canonical. */
-struct wire_enc {
+struct wire_enc
+{
     msgpack_packer pk;
     struct tb_buf *out;
     size_t out_len0; /* out->len when encoding began, restored on a validation error */
     const uint8_t *expect;
     size_t expect_len;
-    size_t pos;        /* bytes produced so far */
-    int err;           /* first error, TB_OK while none */
-    const char *what;  /* structure name for messages, e.g. "record.issue" */
-    unsigned field;    /* current field (1-based) for messages; 0 = the array itself */
+    size_t pos;       /* bytes produced so far */
+    int err;          /* first error, TB_OK while none */
+    const char *what; /* structure name for messages, e.g. "record.issue" */
+    unsigned field;   /* current field (1-based) for messages; 0 = the array itself */
     const char *field_name;
     char *errmsg;
 };
@@ -84,7 +85,8 @@ TB_MUST_CHECK int wire_scan(const uint8_t *data, size_t len, size_t pos, unsigne
 _Static_assert(WIRE_FIELDS_MAX <= WIRE_TX_SIGS_MAX, "the envelope's bound covers its 3 fields");
 
 /* The decoder: the pre-scan, then msgpack_unpack_next, then typed getters. */
-struct wire_dec {
+struct wire_dec
+{
     const uint8_t *data;
     size_t len;
     const char *what;
@@ -100,8 +102,8 @@ TB_MUST_CHECK int wire_dec_begin(struct wire_dec *d, const char *what, const uin
                                  size_t len, size_t bytes_max, uint32_t count_max, char *errmsg);
 void wire_dec_end(struct wire_dec *d);
 
-void wire_dec_fail(struct wire_dec *d, int code, unsigned field, const char *name,
-                   const char *fmt, ...) TB_PRINTF(5, 6);
+void wire_dec_fail(struct wire_dec *d, int code, unsigned field, const char *name, const char *fmt,
+                   ...) TB_PRINTF(5, 6);
 
 /* The items of an array of exactly n elements, or NULL after recording an error. field/name
  * name the array for messages (0/NULL for the structure itself). */

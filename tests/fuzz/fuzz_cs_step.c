@@ -34,14 +34,16 @@
 #define FZ_MUTATIONS 0u
 #endif
 
-struct fz_signed {
+struct fz_signed
+{
     uint64_t height;
     uint32_t round;
     enum cs_msg_type type;
     struct cs_msg msg;
 };
 
-struct fz_node {
+struct fz_node
+{
     struct cs_core core;
     struct cs_persist persisted; /* the last record the driver made durable */
     struct cs_timer timers[FZ_TIMERS_MAX];
@@ -50,12 +52,14 @@ struct fz_node {
     uint32_t signed_count;
 };
 
-struct fz_queued {
+struct fz_queued
+{
     uint32_t to;
     struct cs_event ev;
 };
 
-struct fz_world {
+struct fz_world
+{
     struct fz_node nodes[FZ_N];
     struct fz_queued queue[FZ_QUEUE_MAX];
     uint32_t queue_len;
@@ -114,9 +118,9 @@ static void fz_record_signed(struct fz_node *node, const struct cs_msg *msg)
         if (s->height != msg->height || s->round != msg->round || s->type != msg->type)
             continue;
         fz_check(s->msg.is_nil == msg->is_nil, "double sign: nil and a value");
-        fz_check(msg->is_nil || memcmp(&s->msg.block_id, &msg->block_id,
-                                       sizeof(msg->block_id)) == 0,
-                 "double sign: two values");
+        fz_check(
+            msg->is_nil || memcmp(&s->msg.block_id, &msg->block_id, sizeof(msg->block_id)) == 0,
+            "double sign: two values");
         fz_check(s->msg.pol_round == msg->pol_round, "double sign: two valid rounds");
         return;
     }
@@ -176,7 +180,8 @@ static void fz_apply(struct fz_world *w, uint32_t id, const struct cs_update *u,
     }
     for (uint32_t i = 0; i < u->timer_count; i++) {
         if (node->timer_count == FZ_TIMERS_MAX) {
-            memmove(&node->timers[0], &node->timers[1], sizeof(node->timers[0]) * (FZ_TIMERS_MAX - 1));
+            memmove(&node->timers[0], &node->timers[1],
+                    sizeof(node->timers[0]) * (FZ_TIMERS_MAX - 1));
             node->timer_count--;
         }
         node->timers[node->timer_count++] = u->timers[i];
@@ -195,9 +200,9 @@ static void fz_apply(struct fz_world *w, uint32_t id, const struct cs_update *u,
         fz_check(u->commit.signer_count >= cs_quorum(FZ_N), "certificate below quorum");
         if (id != FZ_BYZ && h <= FZ_HEIGHTS_MAX) {
             if (w->decided[h])
-                fz_check(memcmp(&w->decision[h], &u->commit.block_id,
-                                sizeof(struct cs_block_id)) == 0,
-                         "agreement: two blocks decided at one height");
+                fz_check(
+                    memcmp(&w->decision[h], &u->commit.block_id, sizeof(struct cs_block_id)) == 0,
+                    "agreement: two blocks decided at one height");
             w->decided[h] = true;
             w->decision[h] = u->commit.block_id;
         }
@@ -368,13 +373,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t code = fz_byte(&w);
         uint32_t to = (uint32_t)(code >> 4) % FZ_N;
         switch (code % 12) {
-        case 0: case 1: case 2: case 3: case 4:
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+        case 4:
             fz_deliver(&w, 0);
             break;
         case 5:
             fz_deliver(&w, (uint8_t)(1 + (code >> 7)));
             break;
-        case 6: case 7:
+        case 6:
+        case 7:
             fz_fire_timer(&w, to);
             break;
         case 8:

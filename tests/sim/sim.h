@@ -19,7 +19,7 @@
 #define SIM_NODES_MAX 16u /* validators in one run */
 #define SIM_PROCS_MAX 24u /* processes: validators plus twins */
 #define SIM_OUTBOX_MAX 48u
-#define SIM_HELD_MAX 96u  /* messages held for the next height per process */
+#define SIM_HELD_MAX 96u   /* messages held for the next height per process */
 #define SIM_RELAY_MAX 128u /* others' votes kept for relaying per process */
 #define SIM_HEIGHTS_MAX 1024u
 #define SIM_VIOLATION_SIZE 512
@@ -48,7 +48,8 @@ enum sim_part_mode {
 };
 
 /* A fault mix: the knobs of one run's chaos phase, drawn from the seed. */
-struct sim_mix {
+struct sim_mix
+{
     const char *name;
     uint32_t loss_pct_max; /* loss drawn in [1, max] when > 0 */
     uint32_t dup_pct;
@@ -56,15 +57,16 @@ struct sim_mix {
     uint32_t delay_ms_max; /* jitter reorders messages */
     uint32_t clog_pct;     /* chance per period that a link clogs for the period */
     enum sim_part_mode partition;
-    uint32_t crash_pct;       /* chance per crash tick that one process crashes */
-    uint32_t crash_sign_pct;  /* chance that a process crashes right after signing */
-    uint32_t skew_pct;        /* clock rate skew bound, percent */
-    uint32_t twins;           /* Byzantine validators of each kind (capped at f in total) */
+    uint32_t crash_pct;      /* chance per crash tick that one process crashes */
+    uint32_t crash_sign_pct; /* chance that a process crashes right after signing */
+    uint32_t skew_pct;       /* clock rate skew bound, percent */
+    uint32_t twins;          /* Byzantine validators of each kind (capped at f in total) */
     uint32_t equivocators;
     uint32_t garbage;
 };
 
-struct sim_config {
+struct sim_config
+{
     uint32_t nodes;
     uint64_t seed;
     uint32_t heights; /* K: heights every honest process must commit after healing */
@@ -74,18 +76,19 @@ struct sim_config {
     int trace_proc; /* --trace-proc P: print every step of process P (-1: none) */
 };
 
-struct sim_result {
+struct sim_result
+{
     bool violation;
     char what[SIM_VIOLATION_SIZE];
     uint64_t trace_hash;
     uint32_t mix;
-    uint64_t sim_ms;       /* simulated time of the run */
-    uint64_t heights;      /* highest height committed by an honest process */
-    uint64_t decisions;    /* honest core decisions (not block sync) */
-    uint64_t rounds_sum;   /* sum over those decisions of (round + 1) */
+    uint64_t sim_ms;     /* simulated time of the run */
+    uint64_t heights;    /* highest height committed by an honest process */
+    uint64_t decisions;  /* honest core decisions (not block sync) */
+    uint64_t rounds_sum; /* sum over those decisions of (round + 1) */
     uint64_t events;
     uint64_t evidence;
-    uint64_t recover_ms;   /* from healing to the last honest process reaching the target */
+    uint64_t recover_ms; /* from healing to the last honest process reaching the target */
 };
 
 /* The mix table (sim_run.c). */

@@ -39,6 +39,39 @@ static void sim_id_short(const struct cs_block_id *id, char out[17])
     out[16] = 0;
 }
 
+/*
+ * Locking (Algorithm 1, lines 22-33): a validator locked on v at round lr prevotes another value
+ * v' at a later round r only for a proposal whose valid round vr has lr <= vr < r and a POL: more
+ * than 2/3 of the validators signed prevotes for v' at (h, vr). The POL must exist among the
+ * signatures anyone ever made, whatever this node has seen.
+ */
+static void sim_check_lock(struct sim_world *w, const struct sim_proc *p, const struct sim_msg *msg)
+{
+    const struct cs_persist *before = &p->before;
+    if (msg->kind != SIM_MSG_VOTE || msg->vote_type != CS_MSG_PREVOTE || msg->is_nil)
+        return;
+    if (before->height != msg->height || before->locked_round == CS_ROUND_NONE)
+        return;
+    if (before->locked_round >= msg->round)
+        return;
+    if (memcmp(before->locked_value.bytes, msg->id.bytes, CS_BLOCK_ID_BYTES) == 0)
+        return;
+    TB_ASSERT(msg->round < CS_ROUND_MAX);
+    for (uint32_t vr = before->locked_round; vr < msg->round; vr++) {
+        if (sim_pol_set_count(&w->pols, msg->height, vr, msg->id.bytes) >= w->quorum)
+            return;
+    }
+    char locked[17];
+    char now[17];
+    sim_id_short(&before->locked_value, locked);
+    sim_id_short(&msg->id, now);
+    sim_violation(w,
+                  "lock: honest validator %u (proc %u) locked on %s at h=%llu r=%u prevoted %s "
+                  "at r=%u with no POL for it in rounds %u..%u",
+                  msg->from, p->id, locked, (unsigned long long)msg->height, before->locked_round,
+                  now, msg->round, before->locked_round, msg->round - 1);
+}
+
 void sim_check_signed(struct sim_world *w, const struct sim_proc *p, const struct sim_msg *msg)
 {
     TB_ASSERT(msg->from == p->index);
@@ -53,8 +86,10 @@ void sim_check_signed(struct sim_world *w, const struct sim_proc *p, const struc
         sim_violation(w, "harness: signature log: %s", tb_strerror(rv));
         return;
     }
-    if (rv == 0)
+    if (rv == 0) {
+        sim_check_lock(w, p, msg);
         return;
+    }
     TB_ASSERT(previous != NULL);
     char was[17] = "nil";
     char now[17] = "nil";
@@ -92,8 +127,10 @@ static bool sim_check_certificate(struct sim_world *w, const struct sim_proc *p,
         vote.id = block->id;
         memcpy(vote.sig, block->sig[i], SIM_SIG_BYTES);
         if (vote.from >= w->n || !sim_msg_verify(w, &vote)) {
-            sim_violation(w, "validity: certificate of height %llu (proc %u) has a bad signature "
-                          "for index %u", (unsigned long long)height, p->id, vote.from);
+            sim_violation(w,
+                          "validity: certificate of height %llu (proc %u) has a bad signature "
+                          "for index %u",
+                          (unsigned long long)height, p->id, vote.from);
             return false;
         }
         if (!seen[vote.from])
@@ -101,9 +138,10 @@ static bool sim_check_certificate(struct sim_world *w, const struct sim_proc *p,
         seen[vote.from] = true;
     }
     if (distinct < w->quorum) {
-        sim_violation(w, "validity: certificate of height %llu round %u (proc %u) has %u distinct "
-                      "signers, quorum is %u of %u", (unsigned long long)height, block->round,
-                      p->id, distinct, w->quorum, w->n);
+        sim_violation(w,
+                      "validity: certificate of height %llu round %u (proc %u) has %u distinct "
+                      "signers, quorum is %u of %u",
+                      (unsigned long long)height, block->round, p->id, distinct, w->quorum, w->n);
         return false;
     }
     return true;
@@ -145,9 +183,10 @@ void sim_check_commit(struct sim_world *w, const struct sim_proc *p, uint64_t he
         char b[17];
         sim_id_short(&d->id, a);
         sim_id_short(&block->id, b);
-        sim_violation(w, "agreement: height %llu committed as %s by proc %u and as %s by proc %u "
-                      "(round %u)", (unsigned long long)height, a, d->proc, b, p->id,
-                      block->round);
+        sim_violation(w,
+                      "agreement: height %llu committed as %s by proc %u and as %s by proc %u "
+                      "(round %u)",
+                      (unsigned long long)height, a, d->proc, b, p->id, block->round);
     }
 }
 
@@ -183,15 +222,18 @@ void sim_check_evidence(struct sim_world *w, const struct sim_proc *p,
     bool a = sim_evidence_side_valid(w, evidence, &evidence->first);
     bool b = sim_evidence_side_valid(w, evidence, &evidence->second);
     if (!a || !b) {
-        sim_violation(w, "evidence: proc %u reported validator %u with a side that does not "
-                      "verify (%d, %d)", p->id, evidence->from, a, b);
+        sim_violation(w,
+                      "evidence: proc %u reported validator %u with a side that does not "
+                      "verify (%d, %d)",
+                      p->id, evidence->from, a, b);
         return;
     }
     if (w->byz_of[evidence->from] == SIM_BYZ_NONE)
-        sim_violation(w, "evidence: proc %u holds two signed conflicting %s of honest validator "
-                      "%u at h=%llu r=%u", p->id,
-                      evidence->type == CS_MSG_PROPOSAL ? "proposals" : "votes", evidence->from,
-                      (unsigned long long)evidence->height, evidence->round);
+        sim_violation(w,
+                      "evidence: proc %u holds two signed conflicting %s of honest validator "
+                      "%u at h=%llu r=%u",
+                      p->id, evidence->type == CS_MSG_PROPOSAL ? "proposals" : "votes",
+                      evidence->from, (unsigned long long)evidence->height, evidence->round);
 }
 
 void sim_check_liveness(struct sim_world *w)
@@ -213,7 +255,8 @@ void sim_check_liveness(struct sim_world *w)
     for (uint32_t i = 0; i < w->proc_count; i++) {
         const struct sim_proc *p = w->procs[i];
         if (sim_proc_honest(w, p) && p->committed < w->target) {
-            sim_violation(w, "liveness: %llu ms after healing proc %u has committed %llu of "
+            sim_violation(w,
+                          "liveness: %llu ms after healing proc %u has committed %llu of "
                           "%llu heights (core at h=%llu r=%u step %d)",
                           (unsigned long long)(w->now_ms - w->heal_ms), p->id,
                           (unsigned long long)p->committed, (unsigned long long)w->target,

@@ -21,7 +21,8 @@
 #include "sim.h"
 #include "tb_assert.h"
 
-struct sim_mix_stats {
+struct sim_mix_stats
+{
     uint64_t seeds;
     uint64_t violations;
     uint64_t heights;
@@ -29,13 +30,16 @@ struct sim_mix_stats {
     uint64_t rounds_sum;
     uint64_t sim_ms;
     uint64_t recover_ms;
+    uint64_t recover_ms_max;
     uint64_t evidence;
 };
 
-struct sim_cli {
+struct sim_cli
+{
     struct sim_config config;
     uint64_t count;
     bool expect_violation;
+    bool self_test;
 };
 
 static void sim_usage(FILE *out)
@@ -54,7 +58,8 @@ static void sim_usage(FILE *out)
             "  --expect-violation   exit 0 when a violation is found, 1 when none is\n"
             "  --mix NAME           force a fault mix instead of drawing it from the seed\n"
             "  --verbose            print faults, heals and one line per seed\n"
-            "  --trace-proc P       print every event stepped into process P and its update\n",
+            "  --trace-proc P       print every event stepped into process P and its update\n"
+            "  --self-test          property-test the heap, signature log and MAC, then exit\n",
             SIM_NODES_MAX);
 }
 
@@ -94,11 +99,18 @@ static int sim_parse_mix(const char *name)
 static int sim_parse(int argc, char **argv, struct sim_cli *cli)
 {
     static const struct option options[] = {
-        {"nodes", required_argument, NULL, 'n'},   {"seed", required_argument, NULL, 's'},
-        {"count", required_argument, NULL, 'c'},   {"mutation", required_argument, NULL, 'm'},
-        {"heights", required_argument, NULL, 'k'}, {"mix", required_argument, NULL, 'x'},
-        {"expect-violation", no_argument, NULL, 'e'}, {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},          {"trace-proc", required_argument, NULL, 't'},          {NULL, 0, NULL, 0},
+        {"nodes", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},
+        {"count", required_argument, NULL, 'c'},
+        {"mutation", required_argument, NULL, 'm'},
+        {"heights", required_argument, NULL, 'k'},
+        {"mix", required_argument, NULL, 'x'},
+        {"expect-violation", no_argument, NULL, 'e'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"trace-proc", required_argument, NULL, 't'},
+        {"self-test", no_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
     };
     memset(cli, 0, sizeof(*cli));
     cli->config.nodes = 4;
@@ -146,6 +158,9 @@ static int sim_parse(int argc, char **argv, struct sim_cli *cli)
         case 'h':
             sim_usage(stdout);
             exit(0);
+        case 'T':
+            cli->self_test = true;
+            break;
         default:
             ok = false;
             break;
@@ -177,8 +192,8 @@ static void sim_report_violation(const struct sim_cli *cli, const struct sim_con
     const char *mix = sim_mixes[result->mix].name;
     printf("VIOLATION SEED=%" PRIu64 " NODES=%u MIX=%s MUTATION=%s HEIGHTS=%u TRACE=%016" PRIx64
            " t=%" PRIu64 "ms: %s\n",
-           config->seed, config->nodes, mix, sim_mutation_name(config->mutation),
-           config->heights, result->trace_hash, result->sim_ms, result->what);
+           config->seed, config->nodes, mix, sim_mutation_name(config->mutation), config->heights,
+           result->trace_hash, result->sim_ms, result->what);
     printf("  replay: tongban-sim --nodes %u --seed %" PRIu64 " --count 1 --mix %s --heights %u",
            config->nodes, config->seed, mix, config->heights);
     if (config->mutation != SIM_MUT_NONE)
@@ -196,10 +211,12 @@ static void sim_print_mixes(const struct sim_mix_stats *stats)
         double rounds = s->decisions ? (double)s->rounds_sum / (double)s->decisions : 0.0;
         double recover = s->seeds ? (double)s->recover_ms / (double)s->seeds : 0.0;
         double hps = s->sim_ms ? (double)s->heights * 1000.0 / (double)s->sim_ms : 0.0;
-        printf("mix %-10s: %" PRIu64 " seeds, %" PRIu64 " violations, %" PRIu64
-               " heights, %.2f rounds/height, %.1f heights/simulated s, %.0f ms to recover, "
-               "%" PRIu64 " evidence\n",
-               sim_mixes[i].name, s->seeds, s->violations, s->heights, rounds, hps, recover,
+        char label[32];
+        snprintf(label, sizeof(label), "%s:", sim_mixes[i].name);
+        printf("mix %-11s %" PRIu64 " seeds, %" PRIu64 " violations, %" PRIu64
+               " heights, %.2f rounds/height, %.1f heights/simulated s, %.0f ms to recover (max "
+               "%" PRIu64 "), %" PRIu64 " evidence\n",
+               label, s->seeds, s->violations, s->heights, rounds, hps, recover, s->recover_ms_max,
                s->evidence);
     }
 }
@@ -213,6 +230,8 @@ static void sim_account(struct sim_mix_stats *s, const struct sim_result *result
     s->rounds_sum += result->rounds_sum;
     s->sim_ms += result->sim_ms;
     s->recover_ms += result->recover_ms;
+    if (result->recover_ms > s->recover_ms_max)
+        s->recover_ms_max = result->recover_ms;
     s->evidence += result->evidence;
 }
 
@@ -221,11 +240,18 @@ int main(int argc, char **argv)
     struct sim_cli cli;
     if (sim_parse(argc, argv, &cli) != 0)
         return 2;
+    if (cli.self_test) {
+        int rv = sim_util_self_test(cli.config.seed);
+        printf("self test: %s\n%d passed, %d failed\n", rv == 0 ? "ok" : "FAILED", rv == 0,
+               rv != 0);
+        return rv == 0 ? 0 : 1;
+    }
     static struct sim_mix_stats stats[16];
     TB_ASSERT(sim_mix_count <= 16);
     uint64_t violations = 0;
     uint64_t seeds = 0;
     uint64_t heights = 0;
+    uint64_t sim_ms = 0;
     double start = sim_wall_s();
     for (uint64_t i = 0; i < cli.count; i++) {
         struct sim_config config = cli.config;
@@ -239,6 +265,7 @@ int main(int argc, char **argv)
         }
         seeds++;
         heights += result.heights;
+        sim_ms += result.sim_ms;
         sim_account(&stats[result.mix], &result);
         if (cli.config.verbose || cli.count == 1)
             printf("SEED=%" PRIu64 " NODES=%u MIX=%s %s heights=%" PRIu64 " events=%" PRIu64
@@ -250,8 +277,8 @@ int main(int argc, char **argv)
             violations++;
             sim_report_violation(&cli, &config, &result);
             if (cli.expect_violation) {
-                printf("caught %s after %" PRIu64 " seeds\n",
-                       sim_mutation_name(config.mutation), seeds);
+                printf("caught %s after %" PRIu64 " seeds\n", sim_mutation_name(config.mutation),
+                       seeds);
                 break;
             }
         }
@@ -260,9 +287,11 @@ int main(int argc, char **argv)
     if (wall <= 0)
         wall = 1e-9;
     sim_print_mixes(stats);
-    printf("sim: %" PRIu64 " seeds, %" PRIu64 " violations, %.1f seeds/s, %.0f heights/s "
-           "simulated (n=%u)\n",
-           seeds, violations, (double)seeds / wall, (double)heights / wall, cli.config.nodes);
+    printf("sim: %" PRIu64 " seeds, %" PRIu64
+           " violations, %.1f seeds/s, %.0f heights/s "
+           "simulated (n=%u, %" PRIu64 " heights, %.1f s simulated, %.2f s wall)\n",
+           seeds, violations, (double)seeds / wall, (double)heights / wall, cli.config.nodes,
+           heights, (double)sim_ms / 1000.0, wall);
     if (cli.expect_violation) {
         bool found = violations > 0;
         printf("%s passed, %s failed\n", found ? "1" : "0", found ? "0" : "1");

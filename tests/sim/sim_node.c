@@ -17,7 +17,8 @@
 #include "sim_world.h"
 #include "tb_assert.h"
 
-#define SIM_SLOW_HEIGHT_MS 2000u /* a height taking longer than this relays others' prevotes */
+#define SIM_SLOW_HEIGHT_MS 2000u /* a height taking longer than this relays others' votes */
+#define SIM_RELAY_FANOUT 2u      /* peers a slow process relays to per gossip tick */
 
 static void sim_proc_apply(struct sim_world *w, struct sim_proc *p);
 static void sim_proc_start_height(struct sim_world *w, struct sim_proc *p, uint64_t height);
@@ -69,13 +70,17 @@ static size_t sim_msg_pack(const struct sim_msg *msg, uint8_t *buf)
     return len;
 }
 
-void sim_msg_sign(const struct sim_world *w, struct sim_msg *msg)
+void sim_msg_sign(struct sim_world *w, struct sim_msg *msg)
 {
     uint8_t buf[128];
     TB_ASSERT(msg->from < w->n);
     size_t len = sim_msg_pack(msg, buf);
     TB_ASSERT(len <= sizeof(buf));
     sim_mac(w->keys[msg->from], buf, len, msg->sig);
+    /* Every POL that could exist is one someone signed: the lock checker looks here. */
+    if (msg->kind == SIM_MSG_VOTE && msg->vote_type == CS_MSG_PREVOTE && !msg->is_nil &&
+        sim_pol_set_add(&w->pols, msg->height, msg->round, msg->id.bytes, msg->from) != TB_OK)
+        sim_violation(w, "harness: prevote set: out of memory");
 }
 
 bool sim_msg_verify(const struct sim_world *w, const struct sim_msg *msg)
@@ -110,15 +115,15 @@ static void sim_trace_step(const struct sim_world *w, const struct sim_proc *p,
                (unsigned long long)ev->vote.height, ev->vote.round, ev->vote.from,
                ev->vote.is_nil ? "nil" : "val");
     else if (ev->type == CS_EVENT_PROPOSAL)
-        printf(" proposal h%llu r%u pol %d from %u valid %d", (unsigned long long)ev->proposal.height,
-               ev->proposal.round, (int)ev->proposal.pol_round, ev->proposal.from,
-               ev->proposal.valid);
+        printf(" proposal h%llu r%u pol %d from %u valid %d",
+               (unsigned long long)ev->proposal.height, ev->proposal.round,
+               (int)ev->proposal.pol_round, ev->proposal.from, ev->proposal.valid);
     else if (ev->type == CS_EVENT_TIMEOUT)
         printf(" timeout h%llu r%u step %d", (unsigned long long)ev->timeout.height,
                ev->timeout.round, (int)ev->timeout.step);
     printf(" -> rv %d state h%llu r%u s%d lock %d | flags %x out %u timers %u\n", rv,
-           (unsigned long long)s->height, s->round, (int)s->step, (int)s->locked_round,
-           up->flags, up->out_count, up->timer_count);
+           (unsigned long long)s->height, s->round, (int)s->step, (int)s->locked_round, up->flags,
+           up->out_count, up->timer_count);
 }
 
 /* Steps the core; tolerate: the event may be malformed on purpose (garbage). */
@@ -127,13 +132,14 @@ static int sim_proc_step(struct sim_world *w, struct sim_proc *p, struct cs_even
 {
     TB_ASSERT(p->up);
     ev->now_ms = sim_proc_clock(w, p);
+    p->before = p->core.state;
     int rv = cs_step(&p->core, ev, &p->update);
     if ((int)p->id == w->config->trace_proc)
         sim_trace_step(w, p, ev, rv);
     if (rv != TB_OK) {
         if (!tolerate)
-            sim_violation(w, "proc %u: cs_step rejected well-formed event type %d: %s (%s)",
-                          p->id, (int)ev->type, tb_strerror(rv), p->core.errmsg);
+            sim_violation(w, "proc %u: cs_step rejected well-formed event type %d: %s (%s)", p->id,
+                          (int)ev->type, tb_strerror(rv), p->core.errmsg);
         return rv;
     }
     sim_proc_apply(w, p);
@@ -545,6 +551,7 @@ void sim_proc_crash(struct sim_world *w, struct sim_proc *p)
  */
 static void sim_proc_resend_signed(struct sim_world *w, struct sim_proc *p)
 {
+    p->before.height = 0; /* old signatures again: not new prevotes for the lock checker */
     for (uint32_t type = 0; type < CS_MSG_TYPES; type++) {
         const struct cs_signed *last = &p->persist.last_signed[type];
         if (!last->present || last->height != p->height)
@@ -578,6 +585,8 @@ void sim_proc_restart(struct sim_world *w, struct sim_proc *p)
     p->height = 0;
     if (p->has_persist && p->persist.height > p->committed) {
         TB_ASSERT(p->persist.height == p->committed + 1);
+        /* The lock checker has no "before" for a restore: the record is the before. */
+        p->before = p->persist;
         rv = cs_core_restore(&p->core, &p->persist, &p->update);
         if (rv != TB_OK) {
             sim_violation(w, "proc %u: cs_core_restore refused its own record: %s (%s)", p->id,
@@ -617,13 +626,16 @@ static void sim_proc_gossip(struct sim_world *w, struct sim_proc *p)
             continue;
         for (uint32_t i = 0; i < p->outbox_count; i++) {
             const struct sim_msg *m = &p->outbox[i];
-            bool pol = m->kind == SIM_MSG_VOTE && m->vote_type == CS_MSG_PREVOTE && !m->is_nil;
-            if (m->height == p->height && (stuck || pol))
+            if (m->height == p->height && (stuck || sim_msg_is_pol(m)))
                 sim_net_send(w, p->id, q, m);
         }
         if (stuck)
             sim_net_send(w, p->id, q, &status);
-        for (uint32_t i = 0; slow && i < p->relay_count; i++) {
+    }
+    /* Relaying is gossip proper: a few random peers per tick, so that its cost stays linear. */
+    for (uint32_t k = 0; slow && k < SIM_RELAY_FANOUT; k++) {
+        uint32_t q = (uint32_t)sim_rand(w, w->proc_count);
+        for (uint32_t i = 0; q != p->id && i < p->relay_count; i++) {
             const struct sim_msg *m = &p->relay[i];
             if (m->round + 1 >= p->core.state.round || sim_msg_is_pol(m))
                 sim_net_send(w, p->id, q, m);

@@ -190,11 +190,12 @@ static void sim_world_dump(const struct sim_world *w)
     for (uint32_t i = 0; i < w->proc_count; i++) {
         const struct sim_proc *p = w->procs[i];
         const struct cs_persist *s = &p->core.state;
-        printf("  proc %u index %u byz %d %s committed %llu core h=%llu r=%u step %d locked %u "
-               "valid %u skew %d\n",
-               p->id, p->index, (int)p->byz, p->up ? "up" : "down",
-               (unsigned long long)p->committed, (unsigned long long)s->height, s->round,
-               (int)s->step, s->locked_round, s->valid_round, p->skew_pct);
+        printf(
+            "  proc %u index %u byz %d %s committed %llu core h=%llu r=%u step %d locked %u "
+            "valid %u skew %d\n",
+            p->id, p->index, (int)p->byz, p->up ? "up" : "down", (unsigned long long)p->committed,
+            (unsigned long long)s->height, s->round, (int)s->step, s->locked_round, s->valid_round,
+            p->skew_pct);
     }
 }
 
@@ -275,8 +276,8 @@ static int sim_world_procs(struct sim_world *w)
             p->index = index;
             p->byz = w->byz_of[index];
             if (w->mix.skew_pct > 0)
-                p->skew_pct = (int32_t)sim_rand(w, 2 * w->mix.skew_pct + 1) -
-                              (int32_t)w->mix.skew_pct;
+                p->skew_pct =
+                    (int32_t)sim_rand(w, 2 * w->mix.skew_pct + 1) - (int32_t)w->mix.skew_pct;
             p->clock_offset_ms = sim_rand(w, 1000000);
         }
     }
@@ -296,6 +297,7 @@ static void sim_world_release(struct sim_world *w)
     }
     sim_heap_release(&w->heap);
     sim_sign_log_release(&w->signs);
+    sim_pol_set_release(&w->pols);
     tb_free(w);
 }
 
@@ -353,6 +355,8 @@ static int sim_world_init(struct sim_world *w)
     int rv = sim_heap_init(&w->heap, sizeof(struct sim_ev), 4u << 20);
     if (rv == TB_OK)
         rv = sim_sign_log_init(&w->signs, 4096);
+    if (rv == TB_OK)
+        rv = sim_pol_set_init(&w->pols, 4096);
     if (rv == TB_OK)
         rv = sim_world_procs(w);
     return rv;
@@ -415,8 +419,8 @@ static void sim_dispatch(struct sim_world *w, const struct sim_ev *ev)
     case SIM_EV_RESTART:
         if (!p->up && ev->incarnation == p->incarnation) {
             if (w->config->verbose)
-                printf("  t=%llu restart proc %u (committed %llu)\n",
-                       (unsigned long long)w->now_ms, p->id, (unsigned long long)p->committed);
+                printf("  t=%llu restart proc %u (committed %llu)\n", (unsigned long long)w->now_ms,
+                       p->id, (unsigned long long)p->committed);
             sim_proc_restart(w, p);
         }
         break;

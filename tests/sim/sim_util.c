@@ -4,6 +4,7 @@
  */
 #include "sim_util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "tb_alloc.h"
@@ -239,9 +240,8 @@ static int sim_sign_log_grow(struct sim_sign_log *log)
     return TB_OK;
 }
 
-int sim_sign_log_add(struct sim_sign_log *log, uint16_t validator, uint64_t height,
-                     uint32_t round, uint8_t type, const uint8_t *value,
-                     const struct sim_sign_entry **previous)
+int sim_sign_log_add(struct sim_sign_log *log, uint16_t validator, uint64_t height, uint32_t round,
+                     uint8_t type, const uint8_t *value, const struct sim_sign_entry **previous)
 {
     if (2 * (log->count + 1) > log->capacity) {
         int rv = sim_sign_log_grow(log);
@@ -268,5 +268,221 @@ int sim_sign_log_add(struct sim_sign_log *log, uint16_t validator, uint64_t heig
         memcpy(e->value, value, 32);
     log->count++;
     TB_ASSERT(2 * log->count <= log->capacity);
+    return 0;
+}
+
+/* ---- prevote signers ---- */
+
+int sim_pol_set_init(struct sim_pol_set *set, size_t capacity)
+{
+    TB_ASSERT(capacity >= 16);
+    TB_ASSERT((capacity & (capacity - 1)) == 0);
+    set->slots = tb_calloc(capacity, sizeof(*set->slots));
+    if (set->slots == NULL)
+        return TB_ENOMEM;
+    set->capacity = capacity;
+    set->count = 0;
+    return TB_OK;
+}
+
+void sim_pol_set_release(struct sim_pol_set *set)
+{
+    tb_free(set->slots);
+    memset(set, 0, sizeof(*set));
+}
+
+static size_t sim_pol_slot(const struct sim_pol_set *set, uint64_t height, uint32_t round,
+                           const uint8_t id[32])
+{
+    uint64_t id_word = 0;
+    memcpy(&id_word, &id[16], sizeof(id_word));
+    size_t mask = set->capacity - 1;
+    size_t i = (size_t)sim_mix64(height, round, id_word, 0x9011) & mask;
+    for (;;) {
+        const struct sim_pol_entry *e = &set->slots[i];
+        if (!e->used)
+            return i;
+        if (e->height == height && e->round == round && memcmp(e->id, id, 32) == 0)
+            return i;
+        i = (i + 1) & mask;
+    }
+}
+
+static int sim_pol_set_grow(struct sim_pol_set *set)
+{
+    struct sim_pol_set bigger;
+    int rv = sim_pol_set_init(&bigger, set->capacity * 2);
+    if (rv != TB_OK)
+        return rv;
+    for (size_t i = 0; i < set->capacity; i++) {
+        const struct sim_pol_entry *e = &set->slots[i];
+        if (!e->used)
+            continue;
+        size_t j = sim_pol_slot(&bigger, e->height, e->round, e->id);
+        TB_ASSERT(!bigger.slots[j].used);
+        bigger.slots[j] = *e;
+        bigger.count++;
+    }
+    TB_ASSERT(bigger.count == set->count);
+    sim_pol_set_release(set);
+    *set = bigger;
+    return TB_OK;
+}
+
+int sim_pol_set_add(struct sim_pol_set *set, uint64_t height, uint32_t round, const uint8_t id[32],
+                    uint32_t validator)
+{
+    TB_ASSERT(validator < 32);
+    if (2 * (set->count + 1) > set->capacity) {
+        int rv = sim_pol_set_grow(set);
+        if (rv != TB_OK)
+            return rv;
+    }
+    struct sim_pol_entry *e = &set->slots[sim_pol_slot(set, height, round, id)];
+    if (!e->used) {
+        e->used = 1;
+        e->height = height;
+        e->round = round;
+        memcpy(e->id, id, 32);
+        set->count++;
+    }
+    e->signers |= 1u << validator;
+    TB_ASSERT(2 * set->count <= set->capacity);
+    return TB_OK;
+}
+
+uint32_t sim_pol_set_count(const struct sim_pol_set *set, uint64_t height, uint32_t round,
+                           const uint8_t id[32])
+{
+    const struct sim_pol_entry *e = &set->slots[sim_pol_slot(set, height, round, id)];
+    if (!e->used)
+        return 0;
+    return (uint32_t)__builtin_popcount(e->signers);
+}
+
+/* ---- self test ---- */
+
+struct sim_test_item
+{
+    uint64_t time_ms;
+    uint64_t seq;
+    uint64_t tag;
+};
+
+static uint64_t sim_test_next(uint64_t *state)
+{
+    *state = sim_mix64(*state, 0x5eed, 0, 0);
+    return *state;
+}
+
+static int sim_heap_self_test(uint64_t seed)
+{
+    enum { N = 3000 };
+    static struct sim_test_item naive[N];
+    size_t naive_count = 0;
+    struct sim_heap heap;
+    if (sim_heap_init(&heap, sizeof(struct sim_test_item), N) != TB_OK)
+        return -1;
+    uint64_t state = seed;
+    uint64_t seq = 0;
+    int rv = 0;
+    for (int step = 0; step < 4 * N && rv == 0; step++) {
+        bool push = naive_count == 0 || (naive_count < N && sim_test_next(&state) % 3 != 0);
+        if (push) {
+            /* Few distinct times, so that ties (broken by sequence) are common. */
+            struct sim_test_item item = {sim_test_next(&state) % 50, 0, (uint64_t)step};
+            TB_ASSERT(sim_heap_push(&heap, &item) == TB_OK);
+            item.seq = seq++;
+            naive[naive_count++] = item;
+            continue;
+        }
+        size_t best = 0;
+        for (size_t i = 1; i < naive_count; i++) {
+            if (naive[i].time_ms < naive[best].time_ms ||
+                (naive[i].time_ms == naive[best].time_ms && naive[i].seq < naive[best].seq))
+                best = i;
+        }
+        struct sim_test_item got = {0, 0, UINT64_MAX};
+        if (!sim_heap_pop(&heap, &got) || got.tag != naive[best].tag) {
+            fprintf(stderr, "heap self test: step %d popped tag %llu, expected %llu\n", step,
+                    (unsigned long long)got.tag, (unsigned long long)naive[best].tag);
+            rv = -1;
+        }
+        naive[best] = naive[--naive_count];
+    }
+    if (rv == 0 && heap.count != naive_count)
+        rv = -1;
+    if (rv == 0 && sim_heap_push(&heap, &(struct sim_test_item){0, 0, 0}) == TB_OK &&
+        heap.count > N)
+        rv = -1; /* capacity_max must hold */
+    sim_heap_release(&heap);
+    return rv;
+}
+
+static int sim_sign_log_self_test(uint64_t seed)
+{
+    enum { N = 5000 };
+    static struct sim_sign_entry naive[N];
+    size_t naive_count = 0;
+    struct sim_sign_log log;
+    if (sim_sign_log_init(&log, 16) != TB_OK)
+        return -1;
+    uint64_t state = seed;
+    int rv = 0;
+    for (int step = 0; step < N && rv == 0; step++) {
+        struct sim_sign_entry e;
+        memset(&e, 0, sizeof(e));
+        e.validator = (uint16_t)(sim_test_next(&state) % 4);
+        e.height = sim_test_next(&state) % 8;
+        e.round = (uint32_t)(sim_test_next(&state) % 8);
+        e.type = (uint8_t)(sim_test_next(&state) % 3);
+        e.is_nil = sim_test_next(&state) % 4 == 0;
+        if (!e.is_nil)
+            e.value[0] = (uint8_t)(sim_test_next(&state) % 3);
+        int expect = 0;
+        bool found = false;
+        for (size_t i = 0; i < naive_count && !found; i++) {
+            const struct sim_sign_entry *o = &naive[i];
+            if (o->validator == e.validator && o->height == e.height && o->round == e.round &&
+                o->type == e.type) {
+                found = true;
+                expect = o->is_nil == e.is_nil && o->value[0] == e.value[0] ? 0 : 1;
+            }
+        }
+        if (!found)
+            naive[naive_count++] = e;
+        const struct sim_sign_entry *previous = NULL;
+        int got = sim_sign_log_add(&log, e.validator, e.height, e.round, e.type,
+                                   e.is_nil ? NULL : e.value, &previous);
+        if (got != expect || log.count != naive_count) {
+            fprintf(stderr, "sign log self test: step %d got %d expected %d\n", step, got, expect);
+            rv = -1;
+        }
+    }
+    sim_sign_log_release(&log);
+    return rv;
+}
+
+int sim_util_self_test(uint64_t seed)
+{
+    if (sim_heap_self_test(seed) != 0)
+        return -1;
+    if (sim_sign_log_self_test(seed) != 0)
+        return -1;
+    /* The MAC must depend on the key and on every byte. */
+    uint8_t a[SIM_SIG_BYTES];
+    uint8_t b[SIM_SIG_BYTES];
+    uint8_t data[40] = {0};
+    sim_mac(1, data, sizeof(data), a);
+    sim_mac(2, data, sizeof(data), b);
+    if (memcmp(a, b, sizeof(a)) == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof(data); i++) {
+        data[i] ^= 1;
+        sim_mac(1, data, sizeof(data), b);
+        data[i] ^= 1;
+        if (memcmp(a, b, sizeof(a)) == 0)
+            return -1;
+    }
     return 0;
 }

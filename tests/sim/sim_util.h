@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 /* ---- trace hash: FNV-1a 64 over the fields of every processed event ---- */
-struct sim_trace {
+struct sim_trace
+{
     uint64_t hash;
 };
 
@@ -33,7 +34,8 @@ uint64_t sim_mix64(uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 void sim_mac(uint64_t key, const void *data, size_t len, uint8_t out[SIM_SIG_BYTES]);
 
 /* ---- event queue ---- */
-struct sim_heap {
+struct sim_heap
+{
     void *items;      /* item_size bytes each; the first two uint64_t are (time_ms, seq) */
     size_t item_size; /* multiple of 8 */
     size_t count;
@@ -43,7 +45,8 @@ struct sim_heap {
 };
 
 /* Item layout contract: every heap item starts with this header. */
-struct sim_heap_key {
+struct sim_heap_key
+{
     uint64_t time_ms;
     uint64_t seq; /* assigned by sim_heap_push */
 };
@@ -57,7 +60,8 @@ int sim_heap_push(struct sim_heap *heap, void *item);
 bool sim_heap_pop(struct sim_heap *heap, void *out);
 
 /* ---- signature log: (validator, height, round, type) -> value, grows as needed ---- */
-struct sim_sign_entry {
+struct sim_sign_entry
+{
     uint64_t height;
     uint32_t round;
     uint16_t validator;
@@ -68,7 +72,8 @@ struct sim_sign_entry {
     uint8_t pad[7];
 };
 
-struct sim_sign_log {
+struct sim_sign_log
+{
     struct sim_sign_entry *slots;
     size_t capacity; /* power of two */
     size_t count;
@@ -82,8 +87,39 @@ void sim_sign_log_clear(struct sim_sign_log *log);
  * new or equal to what was recorded before, 1 when it conflicts (a double sign; *previous then
  * points at the earlier entry), or a negative TB_E* code when out of memory.
  */
-int sim_sign_log_add(struct sim_sign_log *log, uint16_t validator, uint64_t height,
-                     uint32_t round, uint8_t type, const uint8_t *value,
-                     const struct sim_sign_entry **previous);
+int sim_sign_log_add(struct sim_sign_log *log, uint16_t validator, uint64_t height, uint32_t round,
+                     uint8_t type, const uint8_t *value, const struct sim_sign_entry **previous);
 
+/* ---- prevote signers: (height, round, block id) -> set of validators that signed it ---- */
+struct sim_pol_entry
+{
+    uint64_t height;
+    uint32_t round;
+    uint32_t signers; /* bit per validator index (< 32) */
+    uint8_t used;
+    uint8_t pad[7];
+    uint8_t id[32];
+};
+
+struct sim_pol_set
+{
+    struct sim_pol_entry *slots;
+    size_t capacity; /* power of two */
+    size_t count;
+};
+
+int sim_pol_set_init(struct sim_pol_set *set, size_t capacity);
+void sim_pol_set_release(struct sim_pol_set *set);
+/* Records that validator (< 32) signed a prevote for id at (height, round); TB_ENOMEM. */
+int sim_pol_set_add(struct sim_pol_set *set, uint64_t height, uint32_t round, const uint8_t id[32],
+                    uint32_t validator);
+/* How many distinct validators signed a prevote for id at (height, round). */
+uint32_t sim_pol_set_count(const struct sim_pol_set *set, uint64_t height, uint32_t round,
+                           const uint8_t id[32]);
+
+/*
+ * Property tests of the heap (against a naive minimum scan) and of the signature log (against a
+ * naive list), seeded; prints what differs and returns -1 on the first mismatch, 0 when all pass.
+ */
+int sim_util_self_test(uint64_t seed);
 #endif

@@ -32,7 +32,8 @@ enum sim_msg_kind {
 };
 
 /* A message on the simulated wire. Signed fields are packed by sim_msg_sign(). */
-struct sim_msg {
+struct sim_msg
+{
     uint8_t kind;
     uint8_t vote_type; /* CS_MSG_PREVOTE or CS_MSG_PRECOMMIT */
     uint8_t is_nil;
@@ -48,7 +49,8 @@ struct sim_msg {
     uint8_t sig[SIM_SIG_BYTES];
 };
 
-struct sim_ev {
+struct sim_ev
+{
     uint64_t time_ms; /* heap key, then seq */
     uint64_t seq;
     uint32_t kind;
@@ -63,7 +65,8 @@ struct sim_ev {
 };
 
 /* One committed block in a process's durable block store. */
-struct sim_block {
+struct sim_block
+{
     bool present;
     uint32_t round;
     struct cs_block_id id;
@@ -72,7 +75,8 @@ struct sim_block {
     uint8_t sig[SIM_NODES_MAX][SIM_SIG_BYTES];
 };
 
-struct sim_proc {
+struct sim_proc
+{
     uint32_t id;    /* process number */
     uint32_t index; /* validator index it signs as */
     enum sim_byz byz;
@@ -82,10 +86,11 @@ struct sim_proc {
     uint64_t clock_offset_ms;
     struct cs_core core;
     struct cs_update update;
+    struct cs_persist before; /* the core's state before the step being applied */
     /* Durable: survives a crash. */
     bool has_persist;
     struct cs_persist persist;
-    uint64_t committed; /* highest height in the block store */
+    uint64_t committed;       /* highest height in the block store */
     struct sim_block *blocks; /* [SIM_HEIGHTS_MAX + 1] */
     /* Volatile: lost by a crash. */
     bool has_pending; /* send-before-persist: the record not yet durable */
@@ -102,13 +107,15 @@ struct sim_proc {
     uint64_t height_start_ms; /* when it started this height: slow heights relay */
 };
 
-struct sim_decided {
+struct sim_decided
+{
     bool set;
     uint32_t proc;
     struct cs_block_id id;
 };
 
-struct sim_world {
+struct sim_world
+{
     const struct sim_config *config;
     struct sim_result *result;
     struct sim_mix mix;
@@ -133,6 +140,7 @@ struct sim_world {
     uint64_t clog_until_ms[SIM_PROCS_MAX][SIM_PROCS_MAX];
     struct sim_heap heap;
     struct sim_sign_log signs;
+    struct sim_pol_set pols; /* every non-nil prevote anyone signed */
     struct sim_decided decided[SIM_HEIGHTS_MAX + 1];
     struct sim_trace trace;
 };
@@ -151,7 +159,7 @@ void sim_proc_restart(struct sim_world *w, struct sim_proc *p);
 void sim_block_id_make(const struct sim_world *w, uint64_t height, uint32_t round, uint32_t proc,
                        uint8_t salt, struct cs_block_id *out);
 bool sim_block_id_valid(const struct sim_world *w, uint64_t height, const struct cs_block_id *id);
-void sim_msg_sign(const struct sim_world *w, struct sim_msg *msg);
+void sim_msg_sign(struct sim_world *w, struct sim_msg *msg);
 bool sim_msg_verify(const struct sim_world *w, const struct sim_msg *msg);
 
 /* sim_check.c: the checkers. */

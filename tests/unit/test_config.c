@@ -198,6 +198,7 @@ static void errors_name_file_line_and_key(void **state)
          "node.ini: [node] data_dir: required key missing"},
         {"", "node.ini: [node] city: required key missing"},
         {REQUIRED "[api\n", "node.ini:7: syntax error: expected [section] or key = value"},
+        {REQUIRED "[api] listen = 0.0.0.0:1\n", "node.ini:7: text after ] in a section header"},
         {REQUIRED "just some words\n",
          "node.ini:7: syntax error: expected [section] or key = value"},
         {REQUIRED "city = L C\n[api]\n",
@@ -317,26 +318,56 @@ static void load_resolves_against_file_directory(void **state)
     assert_string_equal(err, want);
     assert_int_equal(cfg_config_load("/nonexistent/node.ini", &cfg, err), TB_EIO);
     t_rmtree(dir);
-    /* The checked-in example parses (ctest runs from the source tree). */
+    /* The checked-in examples parse and agree (ctest runs from the source tree). */
+    struct cfg_genesis g;
     assert_int_equal(cfg_config_load("config/examples/node.ini", &cfg, err), TB_OK);
     assert_string_equal(cfg.node.city, "LC");
+    assert_string_equal(cfg.node.name, "聊城");
+    assert_int_equal(cfg_genesis_load(cfg.node.genesis, &g, err), TB_OK);
+    assert_int_equal(cfg_config_check_genesis(&cfg, &g, err), TB_OK);
+    cfg_genesis_release(&g);
 }
 
-static void city_must_be_in_genesis(void **state)
+static void config_agrees_with_genesis(void **state)
 {
+    static const char loop[] =
+        "{\"suite\":\"ed25519-sha256\",\"federation\":\"demo\",\"created_at\":0,\"members\":["
+        "{\"city\":\"LC\",\"name\":\"聊城\",\"node_key\":"
+        "\"e34382abb4e1a9ff6dafbf247f07d1d7f861ff7a74f0861fa2364a8480f5dc71\","
+        "\"endpoint\":\"http://127.0.0.1:7481\"},"
+        "{\"city\":\"JN\",\"name\":\"济南\",\"node_key\":"
+        "\"7b752494ed498aad50aa3fa973154cb3c3655aaa51f0fae9d11a4ee8dcea0893\","
+        "\"endpoint\":\"http://[::1]:7482/tb\"}],"
+        "\"record_types\":[{\"type\":\"t\",\"sharing\":\"open\"}]}";
     struct cfg_config cfg;
-    struct cfg_genesis g;
+    struct cfg_genesis ed, sm, demo;
     char err[TB_ERRMSG_SIZE] = "";
     (void)state;
-    assert_int_equal(cfg_genesis_load("tests/vectors/genesis-ed25519.json", &g, err), TB_OK);
+    assert_int_equal(cfg_genesis_load("tests/vectors/genesis-ed25519.json", &ed, err), TB_OK);
+    assert_int_equal(cfg_genesis_load("tests/vectors/genesis-sm2.json", &sm, err), TB_OK);
+    assert_int_equal(cfg_genesis_parse(loop, strlen(loop), "demo.json", &demo, err), TB_OK);
     assert_int_equal(parse(REQUIRED, &cfg, err), TB_OK);
-    assert_int_equal(cfg_config_check_genesis(&cfg, &g, err), TB_OK);
+    assert_int_equal(cfg_config_check_genesis(&cfg, &sm, err), TB_OK);
+    /* The ed25519 vector has one plain http:// member, which TLS peers cannot reach. */
+    assert_int_equal(cfg_config_check_genesis(&cfg, &ed, err), TB_ECONFIG);
+    assert_string_equal(err, "[peer] tls: on, but member LC has a plain http:// endpoint in "
+                             "/srv/tb/genesis.json");
     snprintf(cfg.node.city, sizeof(cfg.node.city), "DZ");
-    assert_int_equal(cfg_config_check_genesis(&cfg, &g, err), TB_ECONFIG);
-    assert_string_equal(err,
-                        "[node] city: \"DZ\" is not a member of federation \"山东通办联盟\" "
-                        "in /srv/tb/genesis.json");
-    cfg_genesis_release(&g);
+    assert_int_equal(cfg_config_check_genesis(&cfg, &ed, err), TB_ECONFIG);
+    assert_string_equal(err, "[node] city: \"DZ\" is not a member of federation \"山东通办联盟\" "
+                             "in /srv/tb/genesis.json");
+    /* TLS off: every endpoint must be loopback http://. */
+    assert_int_equal(parse(REQUIRED "[peer]\ntls = off\n", &cfg, err), TB_OK);
+    assert_int_equal(cfg_config_check_genesis(&cfg, &demo, err), TB_OK);
+    assert_int_equal(cfg_config_check_genesis(&cfg, &sm, err), TB_ECONFIG);
+    assert_int_equal(cfg_config_check_genesis(&cfg, &ed, err), TB_ECONFIG);
+    assert_string_equal(err, "[peer] tls: off is allowed only when every member endpoint is "
+                             "loopback http://, not JN's in /srv/tb/genesis.json");
+    cfg.peer.tls = true;
+    assert_int_equal(cfg_config_check_genesis(&cfg, &demo, err), TB_ECONFIG);
+    cfg_genesis_release(&ed);
+    cfg_genesis_release(&sm);
+    cfg_genesis_release(&demo);
 }
 
 /* Naive reference: strtoull on digit-only text, with errno for overflow. */
@@ -405,7 +436,7 @@ int main(void)
         cmocka_unit_test(loopback_tls_off_is_allowed),
         cmocka_unit_test(write_then_parse_round_trips),
         cmocka_unit_test(load_resolves_against_file_directory),
-        cmocka_unit_test(city_must_be_in_genesis),
+        cmocka_unit_test(config_agrees_with_genesis),
         cmocka_unit_test(numbers_agree_with_naive_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

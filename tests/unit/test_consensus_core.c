@@ -37,7 +37,8 @@ enum t_kind {
     T_STATE, /* no event: compare the rendered round state */
 };
 
-struct t_row {
+struct t_row
+{
     enum t_kind kind;
     uint32_t round;  /* START: unused */
     uint32_t from;   /* START: self index; TIMEOUT: the step */
@@ -49,16 +50,46 @@ struct t_row {
     const char *expect;
 };
 
-#define START(self, exp) {T_START, 0, (self), NIL, NOPOL, 0, 0, TB_OK, (exp)}
-#define START_H(h, self, exp) {T_START, 0, (self), NIL, NOPOL, 0, (h), TB_OK, (exp)}
-#define PROP(r, from, v, pol, exp) {T_PROPOSAL, (r), (from), (v), (pol), 0, 0, TB_OK, (exp)}
-#define PROP_BAD(r, from, v, exp) {T_PROPOSAL, (r), (from), (v), NOPOL, 1, 0, TB_OK, (exp)}
-#define PV(r, from, v, exp) {T_PREVOTE, (r), (from), (v), NOPOL, 0, 0, TB_OK, (exp)}
-#define PC(r, from, v, exp) {T_PRECOMMIT, (r), (from), (v), NOPOL, 0, 0, TB_OK, (exp)}
-#define TO(r, step, exp) {T_TIMEOUT, (r), (step), NIL, NOPOL, 0, 0, TB_OK, (exp)}
-#define READY(r, v, exp) {T_READY, (r), 0, (v), NOPOL, 0, 0, TB_OK, (exp)}
-#define STATE(exp) {T_STATE, 0, 0, NIL, NOPOL, 0, 0, TB_OK, (exp)}
-#define END {T_END, 0, 0, NIL, NOPOL, 0, 0, TB_OK, NULL}
+#define START(self, exp)                                   \
+    {                                                      \
+        T_START, 0, (self), NIL, NOPOL, 0, 0, TB_OK, (exp) \
+    }
+#define START_H(h, self, exp)                                \
+    {                                                        \
+        T_START, 0, (self), NIL, NOPOL, 0, (h), TB_OK, (exp) \
+    }
+#define PROP(r, from, v, pol, exp)                              \
+    {                                                           \
+        T_PROPOSAL, (r), (from), (v), (pol), 0, 0, TB_OK, (exp) \
+    }
+#define PROP_BAD(r, from, v, exp)                               \
+    {                                                           \
+        T_PROPOSAL, (r), (from), (v), NOPOL, 1, 0, TB_OK, (exp) \
+    }
+#define PV(r, from, v, exp)                                    \
+    {                                                          \
+        T_PREVOTE, (r), (from), (v), NOPOL, 0, 0, TB_OK, (exp) \
+    }
+#define PC(r, from, v, exp)                                      \
+    {                                                            \
+        T_PRECOMMIT, (r), (from), (v), NOPOL, 0, 0, TB_OK, (exp) \
+    }
+#define TO(r, step, exp)                                       \
+    {                                                          \
+        T_TIMEOUT, (r), (step), NIL, NOPOL, 0, 0, TB_OK, (exp) \
+    }
+#define READY(r, v, exp)                                \
+    {                                                   \
+        T_READY, (r), 0, (v), NOPOL, 0, 0, TB_OK, (exp) \
+    }
+#define STATE(exp)                                    \
+    {                                                 \
+        T_STATE, 0, 0, NIL, NOPOL, 0, 0, TB_OK, (exp) \
+    }
+#define END                                        \
+    {                                              \
+        T_END, 0, 0, NIL, NOPOL, 0, 0, TB_OK, NULL \
+    }
 
 static const struct cs_options t_options = {
     .validators_max = 8,
@@ -120,8 +151,7 @@ static void t_render(const struct cs_update *u, char *out, size_t size)
     for (uint32_t i = 0; i < u->out_count; i++) {
         const struct cs_msg *m = &u->out[i];
         if (m->type == CS_MSG_PROPOSAL && m->pol_round != CS_ROUND_NONE)
-            t_append(out, size, "P%u:%s/%u", m->round, t_val(false, &m->block_id, v),
-                     m->pol_round);
+            t_append(out, size, "P%u:%s/%u", m->round, t_val(false, &m->block_id, v), m->pol_round);
         else
             t_append(out, size, "%c%u:%s", types[m->type], m->round,
                      t_val(m->is_nil, &m->block_id, v));
@@ -141,13 +171,13 @@ static void t_render_state(const struct cs_core *core, char *out, size_t size)
 {
     static const char *steps[] = {"none", "propose", "prevote", "precommit", "commit"};
     const struct cs_persist *s = &core->state;
-    char v1[2], v2[2];
-    snprintf(out, size, "h%llu r%u %s L:%s%d VV:%s%d", (unsigned long long)s->height, s->round,
-             steps[s->step],
-             s->locked_round == CS_ROUND_NONE ? "-" : t_val(false, &s->locked_value, v1),
-             s->locked_round == CS_ROUND_NONE ? -1 : (int)s->locked_round,
-             s->valid_round == CS_ROUND_NONE ? "-" : t_val(false, &s->valid_value, v2),
-             s->valid_round == CS_ROUND_NONE ? -1 : (int)s->valid_round);
+    char lock[16] = "-", valid[16] = "-";
+    if (s->locked_round != CS_ROUND_NONE)
+        snprintf(lock, sizeof(lock), "%c%u", s->locked_value.bytes[0], s->locked_round);
+    if (s->valid_round != CS_ROUND_NONE)
+        snprintf(valid, sizeof(valid), "%c%u", s->valid_value.bytes[0], s->valid_round);
+    snprintf(out, size, "h%llu r%u %s L:%s VV:%s", (unsigned long long)s->height, s->round,
+             steps[s->step], lock, valid);
 }
 
 static struct cs_event t_event(const struct t_row *row)
@@ -272,8 +302,7 @@ static void timeouts_grow_per_round(void **state)
     uint64_t last = u.timers[0].duration_ms;
     assert_int_equal(last, 1000);
     for (uint32_t r = 0; r < 6; r++) {
-        struct cs_event ev = {.type = CS_EVENT_TIMEOUT,
-                              .timeout = {1, r, CS_STEP_PRECOMMIT}};
+        struct cs_event ev = {.type = CS_EVENT_TIMEOUT, .timeout = {1, r, CS_STEP_PRECOMMIT}};
         assert_int_equal(cs_step(&core, &ev, &u), TB_OK);
         assert_int_equal(u.timer_count, 1);
         assert_int_equal(u.timers[0].round, r + 1);
@@ -291,7 +320,7 @@ static void happy_path_commits_in_round_0(void **state)
     (void)state;
     const struct t_row rows[] = {
         START(0, "tP0"),
-        STATE("h1 r0 propose L:--1 VV:--1"),
+        STATE("h1 r0 propose L:- VV:-"),
         PROP(0, 1, 'A', NOPOL, "V0:A"),
         PV(0, 0, 'A', ""),
         PV(0, 1, 'A', ""),
@@ -303,7 +332,7 @@ static void happy_path_commits_in_round_0(void **state)
         STATE("h1 r0 commit L:A0 VV:A0"),
         PC(0, 2, 'A', ""), /* late: the decision is made */
         START_H(2, 0, "tP0"),
-        STATE("h2 r0 propose L:--1 VV:--1"),
+        STATE("h2 r0 propose L:- VV:-"),
         END,
     };
     t_run_table(rows, 0);
@@ -341,13 +370,13 @@ static void proposer_timeout_prevotes_nil(void **state)
         TO(0, CS_STEP_PROPOSE, ""), /* only once */
         PV(0, 0, NIL, ""),
         PV(0, 1, NIL, ""),
-        PV(0, 2, 'A', "tV0"), /* line 34: 2f+1 prevotes of any kind */
+        PV(0, 2, 'A', "tV0"),    /* line 34: 2f+1 prevotes of any kind */
         PV(0, 3, NIL, "C0:nil"), /* line 44: 2f+1 prevote nil */
         PC(0, 0, NIL, ""),
         PC(0, 1, NIL, ""),
-        PC(0, 3, 'A', "tC0"), /* line 47 */
+        PC(0, 3, 'A', "tC0"),            /* line 47 */
         TO(0, CS_STEP_PRECOMMIT, "tP1"), /* line 65 */
-        STATE("h1 r1 propose L:--1 VV:--1"),
+        STATE("h1 r1 propose L:- VV:-"),
         END,
     };
     t_run_table(rows, 0);
@@ -369,7 +398,7 @@ static void prevote_timeout_precommits_nil(void **state)
         PC(0, 1, 'A', ""),
         PC(0, 2, 'A', ""),
         PC(0, 3, 'A', "tC0"),
-        STATE("h1 r0 precommit L:--1 VV:--1"),
+        STATE("h1 r0 precommit L:- VV:-"),
         END,
     };
     t_run_table(rows, 0);
@@ -378,9 +407,8 @@ static void prevote_timeout_precommits_nil(void **state)
 /* Lock on A in round 0; in round 1 a proposal for B without a POL gets nil. */
 #define LOCK_ON_A_IN_ROUND_0                                                               \
     START(0, "tP0"), PROP(0, 1, 'A', NOPOL, "V0:A"), PV(0, 1, 'A', ""), PV(0, 2, 'A', ""), \
-        PV(0, 3, 'A', "C0:A"), PC(0, 0, 'A', ""), PC(0, 1, NIL, ""),                      \
-        PC(0, 2, NIL, "tC0"), TO(0, CS_STEP_PRECOMMIT, "tP1"),                             \
-        STATE("h1 r1 propose L:A0 VV:A0")
+        PV(0, 3, 'A', "C0:A"), PC(0, 0, 'A', ""), PC(0, 1, NIL, ""), PC(0, 2, NIL, "tC0"), \
+        TO(0, CS_STEP_PRECOMMIT, "tP1"), STATE("h1 r1 propose L:A0 VV:A0")
 
 static void lock_refuses_other_value(void **state)
 {
@@ -447,7 +475,7 @@ static void proposal_with_unbacked_valid_round_waits(void **state)
         PC(1, 1, NIL, ""),
         PC(1, 2, NIL, "tC1"),
         TO(1, CS_STEP_PRECOMMIT, "tP2"),
-        PROP(2, 3, 'B', 1, ""), /* only 1 prevote for B in round 1 */
+        PROP(2, 3, 'B', 1, ""),     /* only 1 prevote for B in round 1 */
         PROP(2, 3, 'B', 0, "E:P3"), /* a different POL is a second, conflicting proposal */
         TO(2, CS_STEP_PROPOSE, "V2:nil"),
         STATE("h1 r2 prevote L:A0 VV:A0"),
@@ -469,7 +497,7 @@ static void late_prevote_quorum_updates_valid_value(void **state)
         TO(0, CS_STEP_PREVOTE, "C0:nil"),
         PROP(0, 1, 'A', NOPOL, ""),
         PV(0, 3, 'A', ""),
-        STATE("h1 r0 precommit L:--1 VV:A0"),
+        STATE("h1 r0 precommit L:- VV:A0"),
         END,
     };
     t_run_table(rows, 0);
@@ -483,13 +511,13 @@ static void round_skip_on_f_plus_1(void **state)
         START(0, "tP0"),
         PV(5, 1, NIL, ""),
         PV(5, 1, NIL, ""), /* one sender twice is still one */
-        STATE("h1 r0 propose L:--1 VV:--1"),
+        STATE("h1 r0 propose L:- VV:-"),
         PC(5, 2, 'A', "tP5"),
-        STATE("h1 r5 propose L:--1 VV:--1"),
+        STATE("h1 r5 propose L:- VV:-"),
         /* beyond the vote window: not stored, but the sender's round still counts */
         PV(1000000, 1, NIL, ""),
         PV(1000000, 3, NIL, "tP1000000"),
-        STATE("h1 r1000000 propose L:--1 VV:--1"),
+        STATE("h1 r1000000 propose L:- VV:-"),
         END,
     };
     t_run_table(rows, 0);
@@ -506,10 +534,10 @@ static void late_proposal_decides_earlier_round(void **state)
         PC(0, 2, 'A', ""),
         PC(0, 3, 'A', "tC0"),
         TO(0, CS_STEP_PRECOMMIT, "tP1"),
-        STATE("h1 r1 propose L:--1 VV:--1"),
+        STATE("h1 r1 propose L:- VV:-"),
         PROP(0, 2, 'A', NOPOL, ""), /* not round 0's proposer: ignored */
         PROP(0, 1, 'A', NOPOL, "D0:A#3"),
-        STATE("h1 r1 commit L:--1 VV:--1"),
+        STATE("h1 r1 commit L:- VV:-"),
         END,
     };
     t_run_table(rows, 0);
@@ -520,21 +548,20 @@ static void observer_decides_without_signing(void **state)
 {
     (void)state;
     const struct t_row rows[] = {
-        START(CS_INDEX_NONE, "tP0"),
-        PROP(0, 1, 'A', NOPOL, ""),
-        PV(0, 0, 'A', ""),
-        PV(0, 1, 'A', ""),
-        PV(0, 2, 'A', ""),
-        PC(0, 0, 'A', ""),
-        PC(0, 1, 'A', ""),
-        PC(0, 2, 'A', "D0:A#3"),
-        END,
+        START(CS_INDEX_NONE, "tP0"), PROP(0, 1, 'A', NOPOL, ""), PV(0, 0, 'A', ""),
+        PV(0, 1, 'A', ""),           PV(0, 2, 'A', ""),          PC(0, 0, 'A', ""),
+        PC(0, 1, 'A', ""),           PC(0, 2, 'A', "D0:A#3"),    END,
     };
     t_run_table(rows, 0);
 }
 
 /* -------------------------------------------------------- equivocation */
 
+/*
+ * An equivocator is reported once and counts at most once per value and once in
+ * "any" (the paper counts every signed message per value); a third value without
+ * support does not displace the second one.
+ */
 static void equivocation_gives_evidence_once_and_counts_once(void **state)
 {
     (void)state;
@@ -545,15 +572,14 @@ static void equivocation_gives_evidence_once_and_counts_once(void **state)
         TO(0, CS_STEP_PROPOSE, "V0:nil"),
         PV(0, 3, NIL, ""),
         PV(0, 1, 'A', ""),
-        PV(0, 1, NIL, "E:V1"),
+        PV(0, 1, NIL, "E:V1"), /* any: 2 senders (3, 1), not 3 */
         END,
     };
     const struct t_row more[] = {
         PV(0, 1, 'B', ""), /* a third value: counted as equivocation, no new evidence */
-        PV(0, 1, 'A', ""), /* the counted vote again: a duplicate */
-        PV(0, 2, NIL, "tV0"), /* nil has 2 (3 and 2), not 3: validator 1 counted as A */
-        STATE("h1 r0 prevote L:--1 VV:--1"),
-        PV(0, 0, NIL, "C0:nil"),
+        PV(0, 1, 'A', ""), /* the first vote again: a duplicate */
+        STATE("h1 r0 prevote L:- VV:-"),
+        PV(0, 2, NIL, "C0:nil tV0"), /* nil: 3, 1 (its second vote) and 2 */
         END,
     };
     assert_int_equal(cs_core_init(&core, &t_options), TB_OK);
@@ -573,6 +599,86 @@ static void equivocation_gives_evidence_once_and_counts_once(void **state)
     cs_core_release(&core);
 }
 
+/*
+ * Liveness with an equivocator (tongban-sim seed 4, mix equivocate): validator 3 sent
+ * us nil but A to validator 1, which locked A. When its A prevote reaches us (relayed),
+ * it completes the POL of round 0 and a proposal citing it gets our prevote.
+ */
+static void equivocator_vote_completes_pol(void **state)
+{
+    (void)state;
+    const struct t_row rows[] = {
+        START(0, "tP0"),
+        PROP(0, 1, 'A', NOPOL, "V0:A"),
+        PV(0, 3, NIL, ""),
+        PV(0, 1, 'A', ""),
+        PV(0, 0, 'A', "tV0"),
+        TO(0, CS_STEP_PREVOTE, "C0:nil"),
+        PC(0, 0, NIL, ""),
+        PC(0, 3, NIL, ""),
+        PC(0, 1, 'A', "tC0"),
+        TO(0, CS_STEP_PRECOMMIT, "tP1"),
+        PROP(1, 2, 'A', 0, ""), /* cites round 0: only 2 prevotes for A so far */
+        PV(0, 3, 'A', "V1:A E:V3"),
+        END,
+    };
+    t_run_table(rows, 0);
+}
+
+/* Runs one row and returns its rc; the rendered output is ignored. */
+static int t_exec(struct cs_core *core, const struct t_row *row, struct cs_update *u)
+{
+    struct cs_event ev = t_event(row);
+    return cs_step(core, &ev, u);
+}
+
+/*
+ * A POL far older than the kept past rounds still works: the round a proposal cites is
+ * pinned, so its (re-gossiped) prevotes are stored again and line 28 fires.
+ */
+static void old_pol_round_is_pinned(void **state)
+{
+    (void)state;
+    struct cs_core core;
+    struct cs_update u;
+    const uint32_t last = 3 * CS_ROUND_SLOTS + 1; /* round 0 evicted; not our turn */
+    assert_int_equal(cs_core_init(&core, &t_options), TB_OK);
+    const struct t_row start = START(0, "");
+    assert_int_equal(t_exec(&core, &start, &u), TB_OK);
+    for (uint32_t v = 1; v < N; v++) {
+        const struct t_row pv = PV(0, v, 'B', "");
+        assert_int_equal(t_exec(&core, &pv, &u), TB_OK);
+    }
+    for (uint32_t r = 0; r < last; r++) {
+        const struct t_row rows[] = {
+            PV(r, 1, NIL, ""), /* claims a slot for every round */
+            TO(r, CS_STEP_PROPOSE, ""),
+            TO(r, CS_STEP_PREVOTE, ""),
+            TO(r, CS_STEP_PRECOMMIT, ""),
+        };
+        for (uint32_t i = 0; i < 4; i++)
+            assert_int_equal(t_exec(&core, &rows[i], &u), TB_OK);
+    }
+    assert_int_equal(core.state.round, last);
+    uint32_t proposer = cs_proposer(1, last, N);
+    assert_int_not_equal(proposer, 0);
+    const struct t_row rows[] = {
+        {T_PROPOSAL, last, proposer, 'B', 0, 0, 0, TB_OK, ""},
+        PV(0, 1, 'B', ""), /* round 0 was evicted: its prevotes come again */
+        PV(0, 2, 'B', ""),
+        END,
+    };
+    t_run(&core, rows, &u);
+    const struct t_row pol = PV(0, 3, 'B', "");
+    assert_int_equal(t_exec(&core, &pol, &u), TB_OK);
+    char got[128];
+    t_render(&u, got, sizeof(got));
+    char want[32];
+    snprintf(want, sizeof(want), "V%u:B", last);
+    assert_string_equal(got, want);
+    cs_core_release(&core);
+}
+
 /* The certificate carries each signer's own signature, sorted, only for the value. */
 static void certificate_lists_distinct_signers(void **state)
 {
@@ -580,8 +686,9 @@ static void certificate_lists_distinct_signers(void **state)
     struct cs_core core;
     struct cs_update u;
     const struct t_row rows[] = {
-        START(0, "tP0"),   PROP(0, 1, 'A', NOPOL, "V0:A"), PC(0, 3, 'A', ""),
-        PC(0, 0, NIL, ""), PC(0, 3, 'B', "E:C3"),          PC(0, 2, 'A', "tC0"),
+        START(0, "tP0"),         PROP(0, 1, 'A', NOPOL, "V0:A"),
+        PC(0, 3, 'A', ""),       PC(0, 0, NIL, ""),
+        PC(0, 3, 'B', "E:C3"),   PC(0, 2, 'A', "tC0"),
         PC(0, 1, 'A', "D0:A#3"), END,
     };
     assert_int_equal(cs_core_init(&core, &t_options), TB_OK);
@@ -608,18 +715,18 @@ static void bad_input_is_refused_or_counted(void **state)
     const struct t_row rows[] = {
         PV(0, 1, 'A', ""), /* before any height: counted as wrong height */
         START(0, "tP0"),
-        {T_PREVOTE, 0, N, 'A', NOPOL, 0, 0, TB_EINVAL, ""},          /* unknown index */
-        {T_PREVOTE, 0, 77, 'A', NOPOL, 0, 0, TB_EINVAL, ""},         /* unknown index */
+        {T_PREVOTE, 0, N, 'A', NOPOL, 0, 0, TB_EINVAL, ""},            /* unknown index */
+        {T_PREVOTE, 0, 77, 'A', NOPOL, 0, 0, TB_EINVAL, ""},           /* unknown index */
         {T_PREVOTE, CS_ROUND_MAX, 1, 'A', NOPOL, 0, 0, TB_EINVAL, ""}, /* absurd round */
         {T_PRECOMMIT, UINT32_MAX, 1, 'A', NOPOL, 0, 0, TB_EINVAL, ""},
-        {T_PREVOTE, 0, 1, 'A', NOPOL, 0, 2, TB_OK, ""}, /* future height: dropped */
+        {T_PREVOTE, 0, 1, 'A', NOPOL, 0, 2, TB_OK, ""},  /* future height: dropped */
         {T_PROPOSAL, 3, 0, 'A', 3, 0, 0, TB_EINVAL, ""}, /* pol_round not below round */
         {T_TIMEOUT, 0, 9, NIL, NOPOL, 0, 0, TB_EINVAL, ""},
         {T_START, 0, 0, NIL, NOPOL, 0, 1, TB_EINVAL, ""}, /* the same height again */
         PV(CS_ROUND_MAX - 1, 1, NIL, ""), /* one absurd sender: stored nowhere, no skip */
-        PV(9, 1, NIL, ""),                  /* just beyond the window [0, 8] */
-        PROP(0, 3, 'A', NOPOL, ""),         /* not the proposer */
-        STATE("h1 r0 propose L:--1 VV:--1"),
+        PV(9, 1, NIL, ""),                /* just beyond the window [0, 8] */
+        PROP(0, 3, 'A', NOPOL, ""),       /* not the proposer */
+        STATE("h1 r0 propose L:- VV:-"),
         END,
     };
     assert_int_equal(cs_core_init(&core, &t_options), TB_OK);
@@ -841,7 +948,7 @@ static void mutation_quorum_2f_commits_with_2_of_4(void **state)
         PV(0, 2, 'A', ""),
         PC(0, 1, 'A', ""),
         PC(0, 2, 'A', ""),
-        STATE("h1 r0 prevote L:--1 VV:--1"),
+        STATE("h1 r0 prevote L:- VV:-"),
         END,
     };
     t_run_table(mutated, CS_MUTATION_QUORUM_2F);
@@ -866,17 +973,20 @@ static void mutation_ignore_lock_prevotes_other_value(void **state)
 #define NET_HEIGHTS 5u
 #define NET_SEEDS 100u
 
-struct net_msg {
+struct net_msg
+{
     uint32_t to;
     struct cs_event ev;
 };
 
-struct net_timer {
+struct net_timer
+{
     uint64_t at_ms;
     struct cs_timeout timeout;
 };
 
-struct net_node {
+struct net_node
+{
     struct cs_core core;
     struct net_timer timers[NET_TIMERS_MAX];
     uint32_t timer_count;
@@ -885,7 +995,8 @@ struct net_node {
     uint32_t decided_round[NET_HEIGHTS + 2];
 };
 
-struct net {
+struct net
+{
     struct net_node nodes[N];
     struct net_msg queue[NET_QUEUE_MAX];
     uint32_t queue_len;
@@ -911,12 +1022,16 @@ static void net_apply(struct net *net, uint32_t id, const struct cs_update *u)
         struct cs_event ev = {.now_ms = net->now_ms};
         if (m->type == CS_MSG_PROPOSAL) {
             ev.type = CS_EVENT_PROPOSAL;
-            ev.proposal = (struct cs_proposal){m->height, m->round,        m->pol_round,
-                                               m->block_id, true, id, t_sig(id, m->round, 0)};
+            ev.proposal = (struct cs_proposal){
+                m->height, m->round, m->pol_round, m->block_id, true, id, t_sig(id, m->round, 0)};
         } else {
             ev.type = CS_EVENT_VOTE;
-            ev.vote = (struct cs_vote){m->type,     m->height, m->round,
-                                       m->is_nil,   m->block_id, id,
+            ev.vote = (struct cs_vote){m->type,
+                                       m->height,
+                                       m->round,
+                                       m->is_nil,
+                                       m->block_id,
+                                       id,
                                        t_sig(id, m->round, (int)m->type)};
         }
         for (uint32_t to = 0; to < N; to++)
@@ -924,8 +1039,8 @@ static void net_apply(struct net *net, uint32_t id, const struct cs_update *u)
     }
     for (uint32_t i = 0; i < u->timer_count && node->timer_count < NET_TIMERS_MAX; i++) {
         node->timers[node->timer_count].at_ms = net->now_ms + u->timers[i].duration_ms;
-        node->timers[node->timer_count].timeout = (struct cs_timeout){
-            u->timers[i].height, u->timers[i].round, u->timers[i].step};
+        node->timers[node->timer_count].timeout =
+            (struct cs_timeout){u->timers[i].height, u->timers[i].round, u->timers[i].step};
         node->timer_count++;
     }
     uint64_t next_height = 0;
@@ -973,7 +1088,8 @@ static bool net_fire_timer(struct net *net)
     for (uint32_t id = 0; id < N; id++) {
         struct net_node *node = &net->nodes[id];
         for (uint32_t i = 0; i < node->timer_count; i++) {
-            if (best_node == N || node->timers[i].at_ms < net->nodes[best_node].timers[best].at_ms) {
+            if (best_node == N ||
+                node->timers[i].at_ms < net->nodes[best_node].timers[best].at_ms) {
                 best_node = id;
                 best = i;
             }
@@ -1053,7 +1169,8 @@ static void network_of_4_agrees_and_progresses(void **state)
             cs_core_release(&net.nodes[id].core);
     }
     /* The random timers must have pushed some heights past round 0, or this tests little. */
-    print_message("decisions in a round above 0: %u of %u\n", later_rounds, NET_SEEDS * NET_HEIGHTS * N);
+    print_message("decisions in a round above 0: %u of %u\n", later_rounds,
+                  NET_SEEDS * NET_HEIGHTS * N);
     assert_true(later_rounds > 0);
 }
 
@@ -1075,6 +1192,8 @@ int main(void)
         cmocka_unit_test(late_proposal_decides_earlier_round),
         cmocka_unit_test(observer_decides_without_signing),
         cmocka_unit_test(equivocation_gives_evidence_once_and_counts_once),
+        cmocka_unit_test(equivocator_vote_completes_pol),
+        cmocka_unit_test(old_pol_round_is_pinned),
         cmocka_unit_test(certificate_lists_distinct_signers),
         cmocka_unit_test(bad_input_is_refused_or_counted),
         cmocka_unit_test(options_are_checked),

@@ -20,17 +20,18 @@
 #include "tb_hex.h"
 
 #define H CR_HASH_BYTES
-#define PROP_N 300 /* property tests: every size 1..PROP_N */
+#define PROP_N 300     /* property tests: every size 1..PROP_N */
 #define CONS_ALL_N 120 /* consistency: every pair up to this size */
 
 static const enum cr_suite suites[] = {CR_SUITE_ED25519_SHA256, CR_SUITE_SM2_SM3};
 
 /* ---- naive reference, straight from RFC 9162 2.1.1, 2.1.3.1, 2.1.4.1 ---- */
 
-struct naive {
+struct naive
+{
     enum cr_suite suite;
-    uint8_t (*leaves)[H];             /* leaf hashes */
-    uint8_t (*memo)[PROP_N + 1][H];   /* memo[lo][len]: MTH(D[lo:lo+len]) */
+    uint8_t (*leaves)[H];           /* leaf hashes */
+    uint8_t (*memo)[PROP_N + 1][H]; /* memo[lo][len]: MTH(D[lo:lo+len]) */
     uint8_t (*have)[PROP_N + 1];
 };
 
@@ -141,7 +142,8 @@ static void naive_release(struct naive *nv)
 
 /* ---- a tree over the in-memory store ---- */
 
-struct fixture {
+struct fixture
+{
     struct cr_log_mem mem;
     struct cr_log_store store;
     struct cr_log log;
@@ -170,7 +172,8 @@ static void assert_path_equal(const struct cr_log_path *a, const struct cr_log_p
 
 /* ---- CT reference vectors ---- */
 
-struct vectors {
+struct vectors
+{
     uint8_t leaves[8][H];
     size_t leaf_count;
     uint8_t roots[9][H];
@@ -197,8 +200,8 @@ static void check_vector_line(struct fixture *f, struct vectors *v, char *line)
         uint8_t data[64];
         size_t len = 0;
         if (strcmp(line + 5, "-") != 0) {
-            assert_int_equal(tb_hex_decode_var(line + 5, strlen(line + 5), data, sizeof(data), &len),
-                             TB_OK);
+            assert_int_equal(
+                tb_hex_decode_var(line + 5, strlen(line + 5), data, sizeof(data), &len), TB_OK);
         }
         assert_true(v->leaf_count < 8);
         cr_log_leaf_hash(CR_SUITE_ED25519_SHA256, data, len, v->leaves[v->leaf_count]);
@@ -214,8 +217,8 @@ static void check_vector_line(struct fixture *f, struct vectors *v, char *line)
         parse_hashes(line + used, &want);
         assert_int_equal(cr_log_inclusion_proof(&f->log, NULL, a, b, &got), TB_OK);
         assert_path_equal(&got, &want);
-        assert_int_equal(cr_log_verify_inclusion(CR_SUITE_ED25519_SHA256, v->leaves[a], a, b,
-                                                 &want, v->roots[b]),
+        assert_int_equal(cr_log_verify_inclusion(CR_SUITE_ED25519_SHA256, v->leaves[a], a, b, &want,
+                                                 v->roots[b]),
                          TB_OK);
     } else if (sscanf(line, "consistency %llu %llu%n", &a, &b, &used) == 2) {
         parse_hashes(line + used, &want);
@@ -240,7 +243,8 @@ static void ct_reference_vectors(void **state)
     fixture_open(&f, CR_SUITE_ED25519_SHA256);
     char *text = (char *)t_read_file("tests/vectors/merkle_rfc6962.txt", &len);
     char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '#' || line[0] == '\0') {
             continue;
         }
@@ -252,9 +256,10 @@ static void ct_reference_vectors(void **state)
     /* The final root named in the brief, independently of the file. */
     uint8_t want[H];
     uint8_t root[H];
-    assert_int_equal(tb_hex_decode("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-                                   64, want, H),
-                     TB_OK);
+    assert_int_equal(
+        tb_hex_decode("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328", 64, want,
+                      H),
+        TB_OK);
     assert_int_equal(cr_log_root(&f.log, NULL, 8, root), TB_OK);
     assert_memory_equal(root, want, H);
     tb_free(text);
@@ -513,8 +518,9 @@ static void tampered_proofs_refused(void **state)
         naive_init(&nv, suites[s], PROP_N);
         fixture_open(&f, suites[s]);
         build_full(&f, &nv, PROP_N);
-        static const uint64_t fixed[][2] = {{0, 1}, {0, 2}, {1, 2}, {2, 3}, {4, 5}, {7, 8},
-                                            {5, 8}, {0, 300}, {299, 300}, {255, 256}, {256, 257}};
+        static const uint64_t fixed[][2] = {{0, 1},     {0, 2},     {1, 2},    {2, 3},
+                                            {4, 5},     {7, 8},     {5, 8},    {0, 300},
+                                            {299, 300}, {255, 256}, {256, 257}};
         for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++) {
             tampered_inclusion_refused_one(&f, &nv, fixed[k][0], fixed[k][1]);
             if (fixed[k][0] > 0) {
@@ -606,7 +612,8 @@ static void duplicated_last_leaf(void **state)
 
 /* ---- store failures ---- */
 
-struct faulty {
+struct faulty
+{
     struct cr_log_store inner;
     long gets_left; /* < 0: never fail */
     long puts_left;
@@ -638,6 +645,47 @@ static int faulty_put(void *impl, void *txn, uint32_t level, uint64_t index, con
     return fs->inner.put(fs->inner.impl, txn, level, index, hash, errmsg);
 }
 
+/* Every read of a root, proof or reopen fails cleanly at any point, and succeeds once
+ * the fault comes later than the operation's last read. */
+static void check_read_faults(struct cr_log *log, struct faulty *fs,
+                              const struct cr_log_store *store)
+{
+    struct cr_log_path p;
+    uint8_t root[H];
+    int ok[4] = {0};
+    for (long k = 0; k < 16; k++) {
+        int rv[4];
+        struct cr_log again;
+        fs->gets_left = k;
+        rv[0] = cr_log_root(log, NULL, 77, root);
+        fs->gets_left = k;
+        rv[1] = cr_log_inclusion_proof(log, NULL, 5, 99, &p);
+        assert_true(rv[1] == TB_OK || p.count == 0);
+        fs->gets_left = k;
+        rv[2] = cr_log_consistency_proof(log, NULL, 13, 99, &p);
+        assert_true(rv[2] == TB_OK || p.count == 0);
+        fs->gets_left = k;
+        rv[3] = cr_log_init(&again, CR_SUITE_ED25519_SHA256, store, NULL, 99);
+        if (rv[3] == TB_OK) {
+            cr_log_release(&again);
+        }
+        for (int i = 0; i < 4; i++) {
+            if (rv[i] != TB_OK) {
+                assert_int_equal(rv[i], TB_EIO);
+                assert_false(ok[i]); /* a later fault never breaks a finished operation */
+            }
+            ok[i] = rv[i] == TB_OK;
+        }
+        if (rv[0] != TB_OK) {
+            assert_non_null(strstr(log->errmsg, "log node"));
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        assert_true(ok[i]);
+    }
+    fs->gets_left = -1;
+}
+
 static void store_faults_propagate(void **state)
 {
     struct cr_log_mem mem;
@@ -646,7 +694,6 @@ static void store_faults_propagate(void **state)
     struct cr_log log;
     uint8_t root[H];
     uint8_t want[H];
-    struct cr_log_path p;
     (void)state;
     naive_init(&nv, CR_SUITE_ED25519_SHA256, 100);
     cr_log_mem_init(&mem);
@@ -674,35 +721,7 @@ static void store_faults_propagate(void **state)
         naive_mth(&nv, 0, i + 1, want);
         assert_memory_equal(root, want, H);
     }
-    /* Reads: every read of a root, proof or reopen fails cleanly at any point. */
-    for (long k = 0; k < 8; k++) {
-        fs.gets_left = k;
-        int rv = cr_log_root(&log, NULL, 77, root);
-        if (rv != TB_OK) {
-            assert_int_equal(rv, TB_EIO);
-            assert_non_null(strstr(log.errmsg, "log node"));
-        }
-        fs.gets_left = k;
-        rv = cr_log_inclusion_proof(&log, NULL, 5, 99, &p);
-        if (rv != TB_OK) {
-            assert_int_equal(rv, TB_EIO);
-            assert_int_equal(p.count, 0);
-        }
-        fs.gets_left = k;
-        rv = cr_log_consistency_proof(&log, NULL, 13, 99, &p);
-        if (rv != TB_OK) {
-            assert_int_equal(rv, TB_EIO);
-            assert_int_equal(p.count, 0);
-        }
-        struct cr_log again;
-        fs.gets_left = k;
-        rv = cr_log_init(&again, CR_SUITE_ED25519_SHA256, &store, NULL, 99);
-        if (rv == TB_OK) {
-            cr_log_release(&again);
-        } else {
-            assert_int_equal(rv, TB_EIO);
-        }
-    }
+    check_read_faults(&log, &fs, &store);
     fs.gets_left = 0;
     assert_int_equal(cr_log_root(&log, NULL, 100, root), TB_OK); /* current: no reads */
     assert_int_equal(cr_log_root(&log, NULL, 99, root), TB_EIO);
@@ -753,10 +772,14 @@ static void bad_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ct_reference_vectors),   cmocka_unit_test(inclusion_matches_naive),
-        cmocka_unit_test(consistency_matches_naive), cmocka_unit_test(reopen_from_store),
-        cmocka_unit_test(tampered_proofs_refused), cmocka_unit_test(consistency_edge_cases),
-        cmocka_unit_test(duplicated_last_leaf),   cmocka_unit_test(store_faults_propagate),
+        cmocka_unit_test(ct_reference_vectors),
+        cmocka_unit_test(inclusion_matches_naive),
+        cmocka_unit_test(consistency_matches_naive),
+        cmocka_unit_test(reopen_from_store),
+        cmocka_unit_test(tampered_proofs_refused),
+        cmocka_unit_test(consistency_edge_cases),
+        cmocka_unit_test(duplicated_last_leaf),
+        cmocka_unit_test(store_faults_propagate),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

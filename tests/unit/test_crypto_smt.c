@@ -3,7 +3,8 @@
  * sorted key set written straight from the definition (DESIGN 3.6), over random sets
  * and over keys with long shared prefixes; batches against one-by-one updates; old roots
  * against their own versions; proofs against tampering; store failures and corruption.
- * The root properties run with SHA-256 and SM3.
+ * The root properties run with SHA-256 and SM3. Known answers and compact proof bytes
+ * come from an independent Python implementation (tests/vectors/smt_compact.txt).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "cr_smt.h"
 #include "t_util.h"
 #include "tb_alloc.h"
+#include "tb_hex.h"
 
 #define H CR_HASH_BYTES
 #define MODEL_MAX 700
@@ -24,12 +26,14 @@ static const enum cr_suite suites[] = {CR_SUITE_ED25519_SHA256, CR_SUITE_SM2_SM3
 
 /* ---- the model: a plain set of (key, value_hash) and the naive root ---- */
 
-struct entry {
+struct entry
+{
     uint8_t key[H];
     uint8_t value[H];
 };
 
-struct model {
+struct model
+{
     struct entry e[MODEL_MAX];
     size_t n;
 };
@@ -130,8 +134,8 @@ static void gen_key(struct t_rng *rng, const uint8_t *base, int prefixed, uint8_
 }
 
 /* A random batch against the model: new keys, updates, removals, repeats in a batch. */
-static size_t gen_batch(struct t_rng *rng, const struct model *m, const uint8_t *base,
-                        int prefixed, int shrink, struct cr_smt_op *ops, size_t max)
+static size_t gen_batch(struct t_rng *rng, const struct model *m, const uint8_t *base, int prefixed,
+                        int shrink, struct cr_smt_op *ops, size_t max)
 {
     size_t count = 1 + (size_t)t_rng_below(rng, max);
     for (size_t i = 0; i < count; i++) {
@@ -153,7 +157,8 @@ static size_t gen_batch(struct t_rng *rng, const struct model *m, const uint8_t 
     return count;
 }
 
-struct fixture {
+struct fixture
+{
     struct cr_smt_mem mem;
     struct cr_smt_store store;
     struct cr_smt tree;
@@ -261,9 +266,9 @@ static void deepest_leaves(void **state)
     for (int i = 0; i < 2; i++) {
         assert_int_equal(cr_smt_prove(&f.tree, NULL, root, ops[i].key, &proof), TB_OK);
         assert_int_equal(proof.depth, 256);
-        assert_int_equal(cr_smt_verify(CR_SUITE_ED25519_SHA256, root, ops[i].key,
-                                       ops[i].value_hash, &proof),
-                         TB_OK);
+        assert_int_equal(
+            cr_smt_verify(CR_SUITE_ED25519_SHA256, root, ops[i].key, ops[i].value_hash, &proof),
+            TB_OK);
     }
     /* Removing one collapses the other to the root. */
     ops[1].remove = 1;
@@ -308,8 +313,8 @@ static void batch_equals_one_by_one(void **state)
     size_t nodes = f.mem.node_count;
     for (size_t i = 0; i < 400; i++) {
         assert_int_equal(cr_smt_update(&f.tree, NULL, single_root, &ops[i], 1, single_root), TB_OK);
-        assert_int_equal(
-            cr_smt_update(&f.tree, NULL, reverse_root, &ops[399 - i], 1, reverse_root), TB_OK);
+        assert_int_equal(cr_smt_update(&f.tree, NULL, reverse_root, &ops[399 - i], 1, reverse_root),
+                         TB_OK);
     }
     assert_memory_equal(batch_root, single_root, H);
     assert_memory_equal(batch_root, reverse_root, H);
@@ -571,11 +576,12 @@ static void non_canonical_shapes_refused(void **state)
 
 /* ---- store failures ---- */
 
-struct faulty {
+struct faulty
+{
     struct cr_smt_store inner;
     long gets_left; /* < 0: never fail */
     long puts_left;
-    int corrupt;    /* flip a byte of every node read */
+    int corrupt; /* flip a byte of every node read */
 };
 
 static int faulty_get(void *impl, void *txn, const uint8_t hash[H], struct cr_smt_node *out,
@@ -608,6 +614,34 @@ static int faulty_put(void *impl, void *txn, const uint8_t hash[H], const struct
     return fs->inner.put(fs->inner.impl, txn, hash, node, errmsg);
 }
 
+/* Fails the k-th read, then the k-th write, of one batch until it goes through. */
+static void update_with_faults(struct cr_smt *tree, struct faulty *fs, const uint8_t root[H],
+                               const struct cr_smt_op *ops, size_t count, uint8_t out[H])
+{
+    for (long k = 0;; k++) {
+        fs->gets_left = k;
+        memset(out, 0xee, H);
+        int rv = cr_smt_update(tree, NULL, root, ops, count, out);
+        fs->gets_left = -1;
+        if (rv == TB_OK) {
+            break;
+        }
+        assert_int_equal(rv, TB_EIO);
+        assert_non_null(strstr(tree->errmsg, "injected read fault"));
+        assert_true(out[0] == 0xee && out[31] == 0xee); /* untouched on failure */
+    }
+    for (long k = 0;; k++) {
+        fs->puts_left = k;
+        int rv = cr_smt_update(tree, NULL, root, ops, count, out);
+        fs->puts_left = -1;
+        if (rv == TB_OK) {
+            break;
+        }
+        assert_int_equal(rv, TB_ENOSPC);
+        assert_non_null(strstr(tree->errmsg, "put status node"));
+    }
+}
+
 static void store_faults_propagate(void **state)
 {
     static struct cr_smt_proof p;
@@ -629,29 +663,7 @@ static void store_faults_propagate(void **state)
     assert_int_equal(cr_smt_init(&tree, CR_SUITE_ED25519_SHA256, &store), TB_OK);
     for (int b = 0; b < 6; b++) {
         size_t count = gen_batch(&rng, &m, base, 0, 0, ops, 40);
-        /* Fail the k-th read, then the k-th write, until the batch goes through. */
-        for (long k = 0;; k++) {
-            fs.gets_left = k;
-            memset(out, 0xee, H);
-            int rv = cr_smt_update(&tree, NULL, root, ops, count, out);
-            fs.gets_left = -1;
-            if (rv == TB_OK) {
-                break;
-            }
-            assert_int_equal(rv, TB_EIO);
-            assert_non_null(strstr(tree.errmsg, "injected read fault"));
-            assert_true(out[0] == 0xee && out[31] == 0xee);
-        }
-        for (long k = 0;; k++) {
-            fs.puts_left = k;
-            int rv = cr_smt_update(&tree, NULL, root, ops, count, out);
-            fs.puts_left = -1;
-            if (rv == TB_OK) {
-                break;
-            }
-            assert_int_equal(rv, TB_ENOSPC);
-            assert_non_null(strstr(tree.errmsg, "put status node"));
-        }
+        update_with_faults(&tree, &fs, root, ops, count, out);
         for (size_t i = 0; i < count; i++) {
             model_apply(&m, &ops[i]);
         }
@@ -701,6 +713,224 @@ static void scratch_alloc_failure(void **state)
     fixture_close(&f);
 }
 
+/* ---- compact proof encoding ---- */
+
+static void assert_proofs_equal(const struct cr_smt_proof *a, const struct cr_smt_proof *b)
+{
+    assert_int_equal(a->depth, b->depth);
+    assert_int_equal(a->end, b->end);
+    if (a->end == CR_SMT_END_LEAF) {
+        assert_memory_equal(a->leaf_key, b->leaf_key, H);
+        assert_memory_equal(a->leaf_value_hash, b->leaf_value_hash, H);
+    }
+    if (a->depth > 0) {
+        assert_memory_equal(a->siblings, b->siblings, (size_t)a->depth * H);
+    }
+}
+
+/* Round trip, re-encoding, and every truncation and extension refused. */
+static void check_encoding(const struct cr_smt_proof *p, const uint8_t root[H], const uint8_t *key,
+                           const uint8_t *value)
+{
+    static struct cr_smt_proof back;
+    static uint8_t enc[CR_SMT_PROOF_ENCODED_MAX + 1];
+    static uint8_t again[CR_SMT_PROOF_ENCODED_MAX];
+    size_t len = 0;
+    size_t len2 = 0;
+    assert_int_equal(cr_smt_proof_encode(p, enc, sizeof(again), &len), TB_OK);
+    assert_true(len <= 3 + 2 * H + (p->depth + 7) / 8 + (size_t)p->depth * H);
+    assert_int_equal(cr_smt_proof_decode(enc, len, &back), TB_OK);
+    assert_proofs_equal(p, &back);
+    assert_int_equal(cr_smt_verify(CR_SUITE_ED25519_SHA256, root, key, value, &back), TB_OK);
+    assert_int_equal(cr_smt_proof_encode(&back, again, sizeof(again), &len2), TB_OK);
+    assert_int_equal(len2, len);
+    assert_memory_equal(again, enc, len);
+    for (size_t cut = 0; cut < len; cut++) {
+        assert_int_equal(cr_smt_proof_decode(enc, cut, &back), TB_EMALFORMED);
+    }
+    enc[len] = 0;
+    assert_int_equal(cr_smt_proof_decode(enc, len + 1, &back), TB_EMALFORMED);
+    assert_int_equal(cr_smt_proof_encode(p, again, len - 1, &len2), TB_ELIMIT);
+}
+
+static void proof_encoding(void **state)
+{
+    static struct cr_smt_proof p;
+    struct fixture f;
+    struct model m = {.n = 0};
+    struct t_rng rng;
+    struct cr_smt_op ops[64];
+    uint8_t base[H];
+    uint8_t root[H] = {0};
+    (void)state;
+    t_rng_seed(&rng, 314);
+    t_rng_bytes(&rng, base, H);
+    fixture_open(&f, CR_SUITE_ED25519_SHA256);
+    assert_int_equal(cr_smt_prove(&f.tree, NULL, root, base, &p), TB_OK); /* empty tree */
+    check_encoding(&p, root, base, NULL);
+    for (int b = 0; b < 6; b++) {
+        size_t count = gen_batch(&rng, &m, base, b % 2, 0, ops, 50);
+        apply_checked(&f, &m, root, ops, count);
+    }
+    size_t zero_siblings = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        assert_int_equal(cr_smt_prove(&f.tree, NULL, root, m.e[i].key, &p), TB_OK);
+        check_encoding(&p, root, m.e[i].key, m.e[i].value);
+        for (uint32_t d = 0; d < p.depth; d++) {
+            zero_siblings += p.siblings[d][0] == 0 && p.siblings[d][31] == 0;
+        }
+        uint8_t key[H];
+        gen_key(&rng, base, (int)(i % 2), key);
+        if (model_find(&m, key) < 0) {
+            assert_int_equal(cr_smt_prove(&f.tree, NULL, root, key, &p), TB_OK);
+            check_encoding(&p, root, key, NULL);
+        }
+    }
+    assert_true(zero_siblings > 0); /* the bitmap path was exercised */
+    fixture_close(&f);
+}
+
+static void proof_decoding_strict(void **state)
+{
+    static struct cr_smt_proof p;
+    static uint8_t buf[CR_SMT_PROOF_ENCODED_MAX + 8];
+    struct t_rng rng;
+    size_t len = 0;
+    (void)state;
+    /* depth 1, empty end, bitmap bit set, sibling of zeros: a clear bit is the only form. */
+    memset(buf, 0, sizeof(buf));
+    buf[1] = 1;
+    buf[3] = 0x80;
+    assert_int_equal(cr_smt_proof_decode(buf, 4 + H, &p), TB_EMALFORMED);
+    buf[3] = 0x00;
+    assert_int_equal(cr_smt_proof_decode(buf, 4, &p), TB_OK);
+    buf[3] = 0x40; /* a bit past depth */
+    assert_int_equal(cr_smt_proof_decode(buf, 4, &p), TB_EMALFORMED);
+    buf[3] = 0;
+    buf[2] = 2; /* unknown end */
+    assert_int_equal(cr_smt_proof_decode(buf, 4, &p), TB_EMALFORMED);
+    buf[2] = 0;
+    buf[0] = 1;
+    buf[1] = 1; /* depth 257 */
+    assert_int_equal(cr_smt_proof_decode(buf, sizeof(buf), &p), TB_EMALFORMED);
+    memset(&p, 0, sizeof(p));
+    p.depth = 257;
+    assert_int_equal(cr_smt_proof_encode(&p, buf, sizeof(buf), &len), TB_EINVAL);
+    p.depth = 3;
+    p.end = 9;
+    assert_int_equal(cr_smt_proof_encode(&p, buf, sizeof(buf), &len), TB_EINVAL);
+    /* Random bytes: whatever decodes must re-encode to exactly the input. */
+    t_rng_seed(&rng, 271828);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)t_rng_below(&rng, 200);
+        t_rng_bytes(&rng, buf, n);
+        if (n >= 2 && t_rng_below(&rng, 2)) {
+            buf[0] = 0; /* small depths, so that some inputs get through */
+            buf[1] = (uint8_t)t_rng_below(&rng, 12);
+            buf[2] = (uint8_t)t_rng_below(&rng, 2);
+        }
+        if (cr_smt_proof_decode(buf, n, &p) == TB_OK) {
+            static uint8_t again[CR_SMT_PROOF_ENCODED_MAX];
+            assert_int_equal(cr_smt_proof_encode(&p, again, sizeof(again), &len), TB_OK);
+            assert_int_equal(len, n);
+            assert_memory_equal(again, buf, n);
+        }
+    }
+}
+
+/* ---- known answers from an independent implementation (tests/vectors/smt_gen.py) ---- */
+
+struct vec_case
+{
+    struct fixture f;
+    int open;
+    struct cr_smt_op ops[32];
+    size_t count;
+    uint8_t root[H];
+};
+
+static void vec_prove(struct vec_case *c, const char *key_hex, const char *proof_hex)
+{
+    static struct cr_smt_proof p;
+    static struct cr_smt_proof want;
+    static uint8_t want_bytes[CR_SMT_PROOF_ENCODED_MAX];
+    static uint8_t enc[CR_SMT_PROOF_ENCODED_MAX];
+    uint8_t key[H];
+    size_t want_len = 0;
+    size_t len = 0;
+    assert_int_equal(tb_hex_decode(key_hex, 2 * H, key, H), TB_OK);
+    assert_int_equal(
+        tb_hex_decode_var(proof_hex, strlen(proof_hex), want_bytes, sizeof(want_bytes), &want_len),
+        TB_OK);
+    assert_int_equal(cr_smt_prove(&c->f.tree, NULL, c->root, key, &p), TB_OK);
+    assert_int_equal(cr_smt_proof_encode(&p, enc, sizeof(enc), &len), TB_OK);
+    assert_int_equal(len, want_len);
+    assert_memory_equal(enc, want_bytes, len);
+    assert_int_equal(cr_smt_proof_decode(want_bytes, want_len, &want), TB_OK);
+    const uint8_t *value = NULL;
+    for (size_t i = 0; i < c->count; i++) {
+        if (memcmp(c->ops[i].key, key, H) == 0) {
+            value = c->ops[i].value_hash;
+        }
+    }
+    assert_int_equal(cr_smt_verify(c->f.tree.suite, c->root, key, value, &want), TB_OK);
+}
+
+static void vec_line(struct vec_case *c, char *line)
+{
+    uint8_t want[H];
+    if (strncmp(line, "case ", 5) == 0) {
+        if (c->open) {
+            fixture_close(&c->f);
+        }
+        c->open = 0;
+        c->count = 0;
+        memset(c->root, 0, H);
+    } else if (strncmp(line, "suite ", 6) == 0) {
+        fixture_open(&c->f,
+                     strcmp(line + 6, "sm3") == 0 ? CR_SUITE_SM2_SM3 : CR_SUITE_ED25519_SHA256);
+        c->open = 1;
+    } else if (strncmp(line, "kv ", 3) == 0 && strlen(line) == 3 + 4 * H + 1) {
+        struct cr_smt_op *op = &c->ops[c->count++];
+        assert_true(c->count <= 32);
+        memset(op, 0, sizeof(*op));
+        assert_int_equal(tb_hex_decode(line + 3, 2 * H, op->key, H), TB_OK);
+        assert_int_equal(tb_hex_decode(line + 4 + 2 * H, 2 * H, op->value_hash, H), TB_OK);
+    } else if (strncmp(line, "root ", 5) == 0) {
+        assert_int_equal(tb_hex_decode(line + 5, strlen(line + 5), want, H), TB_OK);
+        assert_int_equal(cr_smt_update(&c->f.tree, NULL, c->root, c->ops, c->count, c->root),
+                         TB_OK);
+        assert_memory_equal(c->root, want, H);
+    } else if (strncmp(line, "prove ", 6) == 0 && strlen(line) > 6 + 2 * H + 1) {
+        line[6 + 2 * H] = '\0';
+        vec_prove(c, line + 6, line + 7 + 2 * H);
+    } else {
+        fail_msg("bad vector line: %s", line);
+    }
+}
+
+static void compact_vectors(void **state)
+{
+    static struct vec_case c;
+    size_t len = 0;
+    int cases = 0;
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    char *text = (char *)t_read_file("tests/vectors/smt_compact.txt", &len);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] != '#') {
+            cases += strncmp(line, "case ", 5) == 0;
+            vec_line(&c, line);
+        }
+    }
+    assert_true(c.open);
+    fixture_close(&c.f);
+    assert_int_equal(cases, 8);
+    tb_free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -713,6 +943,9 @@ int main(void)
         cmocka_unit_test(non_canonical_shapes_refused),
         cmocka_unit_test(store_faults_propagate),
         cmocka_unit_test(scratch_alloc_failure),
+        cmocka_unit_test(proof_encoding),
+        cmocka_unit_test(proof_decoding_strict),
+        cmocka_unit_test(compact_vectors),
     };
     if (getenv("T_FILTER") != NULL) {
         cmocka_set_test_filter(getenv("T_FILTER"));

@@ -16,7 +16,8 @@
 #include "tb_buf.h"
 #include "wire.h"
 
-struct hb {
+struct hb
+{
     uint8_t b[80000];
     size_t n;
 };
@@ -63,7 +64,8 @@ static struct tb_bytes S(const char *s)
     return b;
 }
 
-static int vote(void)
+static int
+vote(void)
 {
     struct wire_vote v;
     return wire_vote_decode(H.b, H.n, &v, msg);
@@ -301,14 +303,14 @@ static void huge_declared_counts(void **state)
 static void invalid_utf8(void **state)
 {
     static const char *const bad[] = {
-        "c0 af",       /* overlong '/' */
-        "e0 80 af",    /* overlong, 3 bytes */
-        "f0 80 80 af", /* overlong, 4 bytes */
-        "ed a0 80",    /* surrogate U+D800 */
-        "ed bf bf",    /* surrogate U+DFFF */
-        "e5 bc",       /* truncated */
-        "bc",          /* lone continuation */
-        "f4 90 80 80", /* above U+10FFFF */
+        "c0 af",          /* overlong '/' */
+        "e0 80 af",       /* overlong, 3 bytes */
+        "f0 80 80 af",    /* overlong, 4 bytes */
+        "ed a0 80",       /* surrogate U+D800 */
+        "ed bf bf",       /* surrogate U+DFFF */
+        "e5 bc",          /* truncated */
+        "bc",             /* lone continuation */
+        "f4 90 80 80",    /* above U+10FFFF */
         "f8 88 80 80 80", /* 5-byte form */
         "ff",
     };
@@ -561,8 +563,14 @@ static void genesis_rules(void **state)
         uint8_t *p = out.data;
         size_t a = 0, n = out.len;
         for (a = 0; a + 3 < n; a++) {
-            if (memcmp(p + a, "\xa2" "FS", 3) == 0)
-                memcpy(p + a, "\xa2" "HZ", 3); /* now HZ > GZ: unsorted */
+            if (memcmp(p + a,
+                       "\xa2"
+                       "FS",
+                       3) == 0)
+                memcpy(p + a,
+                       "\xa2"
+                       "HZ",
+                       3); /* now HZ > GZ: unsorted */
         }
         EXPECT(wire_genesis_body_decode(p, n, &d, msg), TB_EMALFORMED, "field 4 (members)");
         wire_genesis_release(&d);

@@ -33,12 +33,18 @@ static uint64_t rnd(uint64_t bound)
 static uint64_t rnd_uint(void)
 {
     switch (rnd(6)) {
-    case 0: return rnd(128);
-    case 1: return 128 + rnd(128);
-    case 2: return 256 + rnd(65536 - 256);
-    case 3: return 65536 + rnd(0x100000000ull - 65536);
-    case 4: return 0x100000000ull + rnd(1000);
-    default: return t_rng_next(&rng);
+    case 0:
+        return rnd(128);
+    case 1:
+        return 128 + rnd(128);
+    case 2:
+        return 256 + rnd(65536 - 256);
+    case 3:
+        return 65536 + rnd(0x100000000ull - 65536);
+    case 4:
+        return 0x100000000ull + rnd(1000);
+    default:
+        return t_rng_next(&rng);
     }
 }
 
@@ -137,14 +143,14 @@ static void eqb(struct tb_bytes a, struct tb_bytes b)
 }
 
 /* Checks encode(decode(bytes)) == bytes through the public encoder `again`. */
-#define REENCODE(enc_call, bytes)                                       \
-    do {                                                                \
-        struct tb_buf again_;                                           \
-        tb_buf_init(&again_, 16u << 20);                                \
-        assert_int_equal((enc_call), TB_OK);                            \
-        assert_int_equal(again_.len, (bytes).len);                      \
-        assert_memory_equal(again_.data, (bytes).data, (bytes).len);    \
-        tb_buf_release(&again_);                                        \
+#define REENCODE(enc_call, bytes)                                    \
+    do {                                                             \
+        struct tb_buf again_;                                        \
+        tb_buf_init(&again_, 16u << 20);                             \
+        assert_int_equal((enc_call), TB_OK);                         \
+        assert_int_equal(again_.len, (bytes).len);                   \
+        assert_memory_equal(again_.data, (bytes).data, (bytes).len); \
+        tb_buf_release(&again_);                                     \
     } while (0)
 
 /* ---- Naive reference headers ---- */
@@ -587,8 +593,8 @@ static void misc_round_trip(void **state)
         g.type_count = rnd(4) == 0 ? 0 : rnd_set(types, 40, WIRE_TYPE_BYTES_MAX);
         for (size_t i = 0; i < g.type_count; i++) {
             t[i].type = types[i];
-            t[i].sharing = (struct tb_bytes){(const uint8_t *)classes[i % 3],
-                                             strlen(classes[i % 3])};
+            t[i].sharing =
+                (struct tb_bytes){(const uint8_t *)classes[i % 3], strlen(classes[i % 3])};
         }
         g.members = m;
         g.types = t;

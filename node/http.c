@@ -1,0 +1,1240 @@
+/*
+ * HTTP server on libevent's evhttp: limits, connection tracking, router, replies.
+ *
+ * The only file that includes libevent's evhttp headers. It must never block, never
+ * run handlers outside the caller's event loop, never keep a pointer to an
+ * evhttp_request past the moment libevent frees it, and never log request bodies.
+ *
+ * libevent 2.1.12 has no evhttp_set_max_connections and no hook when an incoming
+ * connection is created, so connections are tracked like this: the bufferevent
+ * callback (evhttp_set_bevcb) makes each connection's bufferevent and queues a
+ * "setup" event; by the time it runs, evhttp has installed its callbacks on that
+ * bufferevent with the evhttp_connection as their argument, which gives us the
+ * connection to attach a close callback to (counting, deferred replies) and a
+ * per-connection deadline timer (slowloris: evhttp's own timeout restarts on every
+ * byte, so a client dripping one byte per second would otherwise never be closed).
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "tb_alloc.h"
+#include "tb_assert.h"
+
+#define HTTP_ROUTES_MAX 64
+#define HTTP_SEGMENTS_MAX 16
+#define HTTP_QUERY_PARAMS_CAP 64
+#define HTTP_PATH_BYTES_MAX 2048
+#define HTTP_FD_MAX (1 << 20) /* bound on the fd-indexed connection table */
+#define HTTP_ALLOWED_METHODS \
+    (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS)
+
+_Static_assert(HTTP_SEGMENTS_MAX <= 255, "segment counts are stored in a uint8_t");
+
+struct http_route {
+    unsigned methods;
+    char *pattern;           /* owned copy; segments point into it */
+    uint8_t segments_count;
+    struct {
+        const char *text; /* literal text, or the parameter name for {name} */
+        uint16_t len;
+        bool param;
+    } segments[HTTP_SEGMENTS_MAX];
+    http_handler_fn handler;
+    void *arg;
+};
+
+enum http_conn_state {
+    HTTP_CONN_PENDING = 1, /* bevcb ran; setup event queued */
+    HTTP_CONN_ACTIVE = 2,  /* counted, close callback installed */
+};
+
+struct http_conn {
+    struct http_server *srv;
+    enum http_conn_state state;
+    struct bufferevent *bev;
+    struct evhttp_connection *evcon; /* NULL while pending */
+    evutil_socket_t fd;
+    struct event ev; /* setup event while pending, then the request deadline */
+    struct http_req *req; /* the request being handled or deferred, if any */
+    struct http_conn *prev, *next;
+};
+
+struct http_kv {
+    const char *key;
+    const char *value;
+};
+
+struct http_req {
+    struct http_server *srv;            /* NULL once the server is freed */
+    struct evhttp_request *evreq;       /* NULL once libevent may have freed it */
+    struct http_conn *conn;             /* NULL once the connection closed */
+    struct evkeyvalq *reply_headers;    /* borrowed from evreq */
+    enum http_method method;
+    bool deferred;
+    bool gone;
+    http_gone_fn gone_cb;
+    void *gone_arg;
+    const uint8_t *body;
+    size_t body_len;
+    char *path;       /* raw copy */
+    char *strings;    /* decoded parameter and query text */
+    uint32_t params_count;
+    uint32_t query_count;
+    struct http_kv params[HTTP_SEGMENTS_MAX];
+    struct http_kv query[HTTP_QUERY_PARAMS_CAP];
+    struct http_req *prev, *next; /* srv->deferred list */
+};
+
+struct http_server {
+    struct event_base *base;
+    struct evhttp *evh;
+    struct http_limits limits;
+    uint16_t port;
+    uint32_t routes_count;
+    struct http_route routes[HTTP_ROUTES_MAX];
+    struct http_conn *conns; /* every tracked connection, pending or active */
+    struct http_conn **by_fd;
+    size_t by_fd_len;
+    struct http_req *deferred;
+    struct http_req *dispatching; /* request inside its handler call, if any */
+    bool dispatch_done;          /* it replied or deferred */
+    bool freeing;
+    struct http_server_stats stats;
+};
+
+/* ---- limits and listen address ---- */
+
+void http_limits_default(struct http_limits *limits)
+{
+    TB_ASSERT(limits != NULL);
+    memset(limits, 0, sizeof(*limits));
+    limits->headers_bytes_max = 8192;
+    limits->body_bytes_max = 1024 * 1024;
+    limits->io_timeout_ms = 10000;
+    limits->request_timeout_ms = 15000;
+    limits->connections_max = 256;
+    limits->query_params_max = 16;
+    limits->query_bytes_max = 2048;
+    limits->json_bytes_max = 256 * 1024;
+    limits->json_depth_max = 32;
+}
+
+static int http_limits_check(const struct http_limits *l, char *errmsg)
+{
+    TB_ASSERT(l != NULL);
+    if (l->headers_bytes_max < 256 || l->headers_bytes_max > (1u << 20))
+        return tb_fail(errmsg, TB_EINVAL, "headers_bytes_max must be in [256, 1 MiB]");
+    if (l->body_bytes_max == 0 || l->body_bytes_max > (64u << 20))
+        return tb_fail(errmsg, TB_EINVAL, "body_bytes_max must be in [1, 64 MiB]");
+    if (l->io_timeout_ms == 0 || l->request_timeout_ms == 0)
+        return tb_fail(errmsg, TB_EINVAL, "timeouts must be positive");
+    if (l->connections_max == 0)
+        return tb_fail(errmsg, TB_EINVAL, "connections_max must be positive");
+    if (l->query_params_max == 0 || l->query_params_max > HTTP_QUERY_PARAMS_CAP)
+        return tb_fail(errmsg, TB_EINVAL, "query_params_max must be in [1, %d]",
+                       HTTP_QUERY_PARAMS_CAP);
+    if (l->query_bytes_max == 0 || l->json_bytes_max == 0 || l->json_depth_max == 0)
+        return tb_fail(errmsg, TB_EINVAL, "query and json bounds must be positive");
+    if (l->json_bytes_max > l->body_bytes_max)
+        return tb_fail(errmsg, TB_EINVAL, "json_bytes_max exceeds body_bytes_max");
+    return TB_OK;
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into host (NUL-terminated copy) and port. */
+static int http_listen_parse(const char *listen, char *host, size_t host_size, uint16_t *port,
+                             char *errmsg)
+{
+    const char *colon;
+    const char *h = listen;
+    size_t hlen;
+    TB_ASSERT(listen != NULL);
+    TB_ASSERT(host_size > 1);
+    colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen)
+        return tb_fail(errmsg, TB_EINVAL, "listen '%s': want HOST:PORT", listen);
+    hlen = (size_t)(colon - listen);
+    if (listen[0] == '[') {
+        if (hlen < 3 || listen[hlen - 1] != ']')
+            return tb_fail(errmsg, TB_EINVAL, "listen '%s': bad IPv6 brackets", listen);
+        h = listen + 1;
+        hlen -= 2;
+    }
+    if (hlen >= host_size)
+        return tb_fail(errmsg, TB_EINVAL, "listen '%s': host too long", listen);
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    const char *p = colon + 1;
+    unsigned long v = 0;
+    if (*p == '\0' || strlen(p) > 5)
+        return tb_fail(errmsg, TB_EINVAL, "listen '%s': bad port", listen);
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return tb_fail(errmsg, TB_EINVAL, "listen '%s': bad port", listen);
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v > 65535)
+        return tb_fail(errmsg, TB_EINVAL, "listen '%s': port out of range", listen);
+    *port = (uint16_t)v;
+    return TB_OK;
+}
+
+/* ---- connection tracking ---- */
+
+static void http_conn_unlink(struct http_conn *conn)
+{
+    struct http_server *srv = conn->srv;
+    TB_ASSERT(srv != NULL);
+    if (conn->prev != NULL)
+        conn->prev->next = conn->next;
+    else
+        srv->conns = conn->next;
+    if (conn->next != NULL)
+        conn->next->prev = conn->prev;
+    if (conn->fd >= 0 && (size_t)conn->fd < srv->by_fd_len && srv->by_fd[conn->fd] == conn)
+        srv->by_fd[conn->fd] = NULL;
+    event_del(&conn->ev);
+}
+
+static int http_conn_index(struct http_server *srv, struct http_conn *conn)
+{
+    size_t fd = (size_t)conn->fd;
+    TB_ASSERT(conn->fd >= 0);
+    if (fd >= HTTP_FD_MAX)
+        return TB_ELIMIT;
+    if (fd >= srv->by_fd_len) {
+        size_t len = srv->by_fd_len == 0 ? 64 : srv->by_fd_len;
+        while (len <= fd)
+            len *= 2;
+        struct http_conn **t = tb_realloc(srv->by_fd, len * sizeof(*t));
+        if (t == NULL)
+            return TB_ENOMEM;
+        memset(t + srv->by_fd_len, 0, (len - srv->by_fd_len) * sizeof(*t));
+        srv->by_fd = t;
+        srv->by_fd_len = len;
+    }
+    TB_ASSERT(srv->by_fd[fd] == NULL);
+    srv->by_fd[fd] = conn;
+    return TB_OK;
+}
+
+static struct http_conn *http_conn_find(struct http_server *srv, struct evhttp_request *evreq)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
+    if (evcon == NULL)
+        return NULL;
+    evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+    if (fd < 0 || (size_t)fd >= srv->by_fd_len)
+        return NULL;
+    struct http_conn *conn = srv->by_fd[fd];
+    if (conn != NULL && conn->evcon != evcon)
+        return NULL;
+    return conn;
+}
+
+static void http_conn_arm(struct http_conn *conn)
+{
+    uint32_t ms = conn->srv->limits.request_timeout_ms;
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    TB_ASSERT(conn->state == HTTP_CONN_ACTIVE);
+    event_add(&conn->ev, &tv);
+}
+
+/* The client went away or the server is closing: the deferred request becomes gone. */
+static void http_req_detach(struct http_req *req)
+{
+    TB_ASSERT(req != NULL);
+    if (req->gone)
+        return;
+    if (req->evreq != NULL && evhttp_request_get_connection(req->evreq) == NULL) {
+        /* libevent detached it from the dying connection and left it to us. */
+        evhttp_request_free(req->evreq);
+    }
+    req->evreq = NULL;
+    req->reply_headers = NULL;
+    req->conn = NULL;
+    req->body = NULL;
+    req->body_len = 0;
+    req->gone = true;
+    if (req->gone_cb != NULL)
+        req->gone_cb(req, req->gone_arg);
+}
+
+static void http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+    struct http_conn *conn = arg;
+    struct http_server *srv = conn->srv;
+    TB_ASSERT(conn->evcon == evcon);
+    TB_ASSERT(conn->state == HTTP_CONN_ACTIVE);
+    TB_ASSERT(srv->stats.connections_open > 0);
+    srv->stats.connections_open--;
+    http_conn_unlink(conn);
+    struct http_req *req = conn->req;
+    tb_free(conn);
+    if (req != NULL) {
+        /* Only a deferred request can be outstanding here: handlers run synchronously. */
+        TB_ASSERT(req->deferred);
+        http_req_detach(req);
+    }
+}
+
+/* Over the connection cap: a best-effort canned 503, then close. */
+static void http_conn_refuse(struct http_conn *conn)
+{
+    static const char resp[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Connection: close\r\nContent-Length: 70\r\n\r\n"
+        "{\"error\":{\"code\":\"overloaded\",\"message\":\"too many open connections\"}}\n";
+    _Static_assert(sizeof("{\"error\":{\"code\":\"overloaded\",\"message\":\"too many open "
+                          "connections\"}}\n") - 1 == 70,
+                   "Content-Length must match the body");
+    char sink[4096];
+    conn->srv->stats.connections_refused++;
+    /* A fresh socket's send buffer always takes 200 bytes; a short write just loses
+     * the courtesy reply, the close is what matters. Reading what already arrived
+     * makes the close a FIN rather than a reset that could discard the reply. */
+    if (send(conn->fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* nothing to do: the client sees a closed connection */
+    }
+    shutdown(conn->fd, SHUT_WR);
+    for (int i = 0; i < 4; i++) {
+        if (recv(conn->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+            break;
+    }
+    evhttp_connection_free(conn->evcon);
+}
+
+/* Runs once per connection just after evhttp set it up; see the file comment. */
+static void http_conn_setup(struct http_conn *conn)
+{
+    struct http_server *srv = conn->srv;
+    void *evcon = NULL;
+    bufferevent_data_cb readcb = NULL;
+    TB_ASSERT(conn->state == HTTP_CONN_PENDING);
+    bufferevent_getcb(conn->bev, &readcb, NULL, NULL, &evcon);
+    conn->fd = bufferevent_getfd(conn->bev);
+    bool alive = readcb != NULL && evcon != NULL && conn->fd >= 0;
+    http_conn_unlink(conn); /* re-linked below if it is kept */
+    if (!alive) {
+        /* evhttp failed to set the connection up and already freed it. */
+        bufferevent_decref(conn->bev);
+        tb_free(conn);
+        return;
+    }
+    conn->evcon = evcon;
+    srv->stats.connections_accepted++;
+    bool over = srv->stats.connections_open >= srv->limits.connections_max;
+    if (over || http_conn_index(srv, conn) != TB_OK) {
+        bufferevent_decref(conn->bev); /* evhttp still holds its reference */
+        http_conn_refuse(conn);
+        tb_free(conn);
+        return;
+    }
+    conn->next = srv->conns;
+    conn->prev = NULL;
+    if (srv->conns != NULL)
+        srv->conns->prev = conn;
+    srv->conns = conn;
+    conn->state = HTTP_CONN_ACTIVE;
+    srv->stats.connections_open++;
+    evhttp_connection_set_closecb(conn->evcon, http_conn_close_cb, conn);
+    bufferevent_decref(conn->bev);
+    http_conn_arm(conn);
+}
+
+static void http_conn_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *conn = arg;
+    (void)fd;
+    (void)what;
+    if (conn->state == HTTP_CONN_PENDING) {
+        http_conn_setup(conn);
+        return;
+    }
+    TB_ASSERT(conn->state == HTTP_CONN_ACTIVE);
+    TB_ASSERT(conn->req == NULL); /* the deadline is disarmed while a handler owns it */
+    conn->srv->stats.connections_timed_out++;
+    evhttp_connection_free(conn->evcon); /* runs http_conn_close_cb, which frees conn */
+}
+
+static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
+{
+    struct http_server *srv = arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    TB_ASSERT(srv->base == base);
+    if (bev == NULL)
+        return NULL; /* evhttp then fails the connection itself */
+    struct http_conn *conn = tb_calloc(1, sizeof(*conn));
+    if (conn == NULL)
+        return bev; /* untracked but served; only under memory exhaustion */
+    conn->srv = srv;
+    conn->state = HTTP_CONN_PENDING;
+    conn->bev = bev;
+    conn->fd = -1;
+    bufferevent_incref(bev); /* keeps it valid until setup, even if evhttp fails */
+    event_assign(&conn->ev, base, -1, 0, http_conn_event_cb, conn);
+    event_active(&conn->ev, EV_TIMEOUT, 0);
+    conn->next = srv->conns;
+    if (srv->conns != NULL)
+        srv->conns->prev = conn;
+    srv->conns = conn;
+    return bev;
+}
+
+/* ---- strict percent-decoding and query parsing ---- */
+
+static int http_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+static bool http_utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07u;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    TB_ASSERT(i == len);
+    return true;
+}
+
+/*
+ * Decodes src[0..len) into dst (NUL-terminated; dst has len + 1 bytes). Strict: every
+ * '%' needs two hex digits, control bytes and invalid UTF-8 are rejected, and '/' may
+ * not appear decoded in a path segment. plus_is_space is for query strings.
+ */
+static int http_pct_decode(const char *src, size_t len, char *dst, bool plus_is_space,
+                           bool is_segment)
+{
+    size_t o = 0;
+    TB_ASSERT(src != NULL);
+    TB_ASSERT(dst != NULL);
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)src[i];
+        if (c == '%') {
+            if (len - i < 3)
+                return TB_EMALFORMED;
+            int hi = http_hex_value(src[i + 1]);
+            int lo = http_hex_value(src[i + 2]);
+            if (hi < 0 || lo < 0)
+                return TB_EMALFORMED;
+            c = hi * 16 + lo;
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        }
+        if (c < 0x20 || c == 0x7f || (is_segment && c == '/'))
+            return TB_EMALFORMED;
+        dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+    return http_utf8_valid((const uint8_t *)dst, o) ? TB_OK : TB_EMALFORMED;
+}
+
+/* Parses the raw query into req->query; out is a scratch area of query length + 1. */
+static int http_query_parse(struct http_req *req, const char *q, char *out, char *why,
+                            size_t why_size)
+{
+    const struct http_limits *l = &req->srv->limits;
+    size_t qlen = strlen(q);
+    TB_ASSERT(req->query_count == 0);
+    if (qlen > l->query_bytes_max) {
+        snprintf(why, why_size, "query longer than %zu bytes", l->query_bytes_max);
+        return TB_ELIMIT;
+    }
+    const char *p = q;
+    while (qlen > 0) {
+        const char *amp = memchr(p, '&', (size_t)(q + qlen - p));
+        size_t plen = amp != NULL ? (size_t)(amp - p) : (size_t)(q + qlen - p);
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq != NULL ? (size_t)(eq - p) : plen;
+        if (klen == 0) {
+            snprintf(why, why_size, "empty query parameter name");
+            return TB_EMALFORMED;
+        }
+        if (req->query_count >= l->query_params_max) {
+            snprintf(why, why_size, "more than %u query parameters", l->query_params_max);
+            return TB_ELIMIT;
+        }
+        char *key = out;
+        if (http_pct_decode(p, klen, key, true, false) != TB_OK)
+            goto bad;
+        out += strlen(key) + 1;
+        char *value = out;
+        size_t vlen = eq != NULL ? plen - klen - 1 : 0;
+        if (http_pct_decode(eq != NULL ? eq + 1 : "", vlen, value, true, false) != TB_OK)
+            goto bad;
+        out += strlen(value) + 1;
+        for (uint32_t i = 0; i < req->query_count; i++) {
+            if (strcmp(req->query[i].key, key) == 0) {
+                snprintf(why, why_size, "duplicate query parameter");
+                return TB_EMALFORMED;
+            }
+        }
+        req->query[req->query_count].key = key;
+        req->query[req->query_count].value = value;
+        req->query_count++;
+        if (amp == NULL)
+            break;
+        p = amp + 1;
+        if (*p == '\0') {
+            snprintf(why, why_size, "query ends with '&'");
+            return TB_EMALFORMED;
+        }
+    }
+    return TB_OK;
+bad:
+    snprintf(why, why_size, "bad percent-encoding or characters in query");
+    return TB_EMALFORMED;
+}
+
+/* ---- router ---- */
+
+static int http_route_compile(struct http_route *r, char *errmsg)
+{
+    char *p = r->pattern;
+    TB_ASSERT(p != NULL);
+    if (p[0] != '/')
+        return tb_fail(errmsg, TB_EINVAL, "route '%s': must start with '/'", p);
+    r->segments_count = 0;
+    if (p[1] == '\0')
+        return TB_OK; /* "/" has no segments */
+    p++;
+    for (;;) {
+        char *slash = strchr(p, '/');
+        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
+        if (len == 0 || len > 255 || r->segments_count >= HTTP_SEGMENTS_MAX)
+            return tb_fail(errmsg, TB_EINVAL, "route '%s': bad segment", r->pattern);
+        bool param = p[0] == '{';
+        if (param && (len < 3 || p[len - 1] != '}'))
+            return tb_fail(errmsg, TB_EINVAL, "route '%s': bad {param}", r->pattern);
+        if (!param && (memchr(p, '{', len) != NULL || memchr(p, '}', len) != NULL))
+            return tb_fail(errmsg, TB_EINVAL, "route '%s': stray brace", r->pattern);
+        r->segments[r->segments_count].text = param ? p + 1 : p;
+        r->segments[r->segments_count].len = (uint16_t)(param ? len - 2 : len);
+        r->segments[r->segments_count].param = param;
+        r->segments_count++;
+        if (slash == NULL)
+            break;
+        p = slash + 1;
+    }
+    TB_ASSERT(r->segments_count > 0);
+    return TB_OK;
+}
+
+int http_server_route(struct http_server *srv, unsigned methods, const char *pattern,
+                      http_handler_fn handler, void *arg, char *errmsg)
+{
+    TB_ASSERT(srv != NULL);
+    TB_ASSERT(handler != NULL);
+    if (methods == 0 || (methods & ~(unsigned)(HTTP_GET | HTTP_POST | HTTP_HEAD | HTTP_OPTIONS)))
+        return tb_fail(errmsg, TB_EINVAL, "route '%s': bad method mask", pattern);
+    if (srv->routes_count >= HTTP_ROUTES_MAX)
+        return tb_fail(errmsg, TB_ELIMIT, "more than %d routes", HTTP_ROUTES_MAX);
+    for (uint32_t i = 0; i < srv->routes_count; i++) {
+        if (strcmp(srv->routes[i].pattern, pattern) == 0 && (srv->routes[i].methods & methods))
+            return tb_fail(errmsg, TB_EINVAL, "route '%s': method already routed", pattern);
+    }
+    struct http_route *r = &srv->routes[srv->routes_count];
+    memset(r, 0, sizeof(*r));
+    r->pattern = tb_strdup(pattern);
+    if (r->pattern == NULL)
+        return tb_fail(errmsg, TB_ENOMEM, "route '%s': out of memory", pattern);
+    int rc = http_route_compile(r, errmsg);
+    if (rc != TB_OK) {
+        tb_free(r->pattern);
+        r->pattern = NULL;
+        return rc;
+    }
+    r->methods = methods;
+    r->handler = handler;
+    r->arg = arg;
+    srv->routes_count++;
+    return TB_OK;
+}
+
+/* Splits the raw path into at most HTTP_SEGMENTS_MAX segments; -1 if it has more. */
+static int http_path_split(const char *path, const char **seg, size_t *len)
+{
+    int n = 0;
+    TB_ASSERT(path[0] == '/');
+    if (path[1] == '\0')
+        return 0;
+    const char *p = path + 1;
+    for (;;) {
+        if (n >= HTTP_SEGMENTS_MAX)
+            return -1;
+        const char *slash = strchr(p, '/');
+        seg[n] = p;
+        len[n] = slash != NULL ? (size_t)(slash - p) : strlen(p);
+        n++;
+        if (slash == NULL)
+            return n;
+        p = slash + 1;
+    }
+}
+
+static bool http_route_match(const struct http_route *r, const char **seg, const size_t *len,
+                             int n)
+{
+    if (n != (int)r->segments_count)
+        return false;
+    for (int i = 0; i < n; i++) {
+        if (r->segments[i].param) {
+            if (len[i] == 0)
+                return false;
+        } else if (len[i] != r->segments[i].len || memcmp(seg[i], r->segments[i].text, len[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static unsigned http_route_allows(const struct http_route *r)
+{
+    unsigned m = r->methods | HTTP_OPTIONS;
+    if (m & HTTP_GET)
+        m |= HTTP_HEAD;
+    return m;
+}
+
+static void http_allow_header(unsigned m, char *out, size_t size)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"}, {HTTP_POST, "POST"},
+                 {HTTP_OPTIONS, "OPTIONS"}};
+    size_t o = 0;
+    TB_ASSERT(size >= 32);
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (m & names[i].bit)
+            o += (size_t)snprintf(out + o, size - o, "%s%s", o ? ", " : "", names[i].name);
+    }
+    TB_ASSERT(o < size);
+}
+
+/* Fills req->params from a matched route, decoding each segment strictly. */
+static int http_params_fill(struct http_req *req, const struct http_route *r, const char **seg,
+                            const size_t *len, char **out)
+{
+    TB_ASSERT(req->params_count == 0);
+    for (uint32_t i = 0; i < r->segments_count; i++) {
+        if (!r->segments[i].param)
+            continue;
+        char *name = *out;
+        memcpy(name, r->segments[i].text, r->segments[i].len);
+        name[r->segments[i].len] = '\0';
+        *out += r->segments[i].len + 1;
+        if (http_pct_decode(seg[i], len[i], *out, false, true) != TB_OK)
+            return TB_EMALFORMED;
+        req->params[req->params_count].key = name;
+        req->params[req->params_count].value = *out;
+        req->params_count++;
+        *out += strlen(*out) + 1;
+    }
+    return TB_OK;
+}
+
+/* ---- replies ---- */
+
+static const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+/* Unlinks req from the server's bookkeeping and frees it; never touches libevent. */
+static void http_req_release(struct http_req *req)
+{
+    struct http_server *srv = req->srv;
+    TB_ASSERT(req != NULL);
+    if (srv != NULL && srv->dispatching == req)
+        srv->dispatch_done = true;
+    if (req->deferred && srv != NULL) {
+        if (req->prev != NULL)
+            req->prev->next = req->next;
+        else
+            srv->deferred = req->next;
+        if (req->next != NULL)
+            req->next->prev = req->prev;
+        TB_ASSERT(srv->stats.requests_deferred > 0);
+        srv->stats.requests_deferred--;
+    }
+    if (req->conn != NULL) {
+        TB_ASSERT(req->conn->req == req);
+        req->conn->req = NULL;
+        http_conn_arm(req->conn); /* the next request on this connection has a deadline */
+    }
+    tb_free(req->path);
+    tb_free(req->strings);
+    tb_free(req);
+}
+
+/* Sends status + body (moved out of buf) unless the client is gone, then frees req. */
+static void http_reply_send(struct http_req *req, int status, struct evbuffer *buf)
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(status >= 100 && status <= 599);
+    if (req->evreq != NULL && !req->gone) {
+        struct evhttp_request *evreq = req->evreq;
+        http_req_release(req); /* first: a close during the send must not see req */
+        evhttp_send_reply(evreq, status, http_reason(status), buf);
+    } else {
+        http_req_release(req);
+    }
+    if (buf != NULL)
+        evbuffer_free(buf);
+}
+
+void http_reply_header(struct http_req *req, const char *name, const char *value)
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(name != NULL && value != NULL);
+    if (req->reply_headers == NULL)
+        return;
+    for (const char *p = value; *p != '\0'; p++)
+        TB_ASSERT((unsigned char)*p >= 0x20 && *p != 0x7f); /* no header injection */
+    evhttp_remove_header(req->reply_headers, name);
+    if (evhttp_add_header(req->reply_headers, name, value) != 0) {
+        /* Out of memory: the reply goes out without this header. */
+    }
+}
+
+void http_reply_bytes(struct http_req *req, int status, const char *content_type,
+                      const void *bytes, size_t len)
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(bytes != NULL || len == 0);
+    if (req->evreq == NULL || req->gone) {
+        http_reply_send(req, status, NULL);
+        return;
+    }
+    struct evbuffer *buf = evbuffer_new();
+    if (buf == NULL || (len > 0 && evbuffer_add(buf, bytes, len) != 0)) {
+        if (buf != NULL)
+            evbuffer_free(buf);
+        http_reply_send(req, 500, NULL);
+        return;
+    }
+    if (content_type != NULL)
+        http_reply_header(req, "Content-Type", content_type);
+    http_reply_send(req, status, buf);
+}
+
+void http_reply_json_text(struct http_req *req, int status, const char *text)
+{
+    TB_ASSERT(text != NULL);
+    http_reply_bytes(req, status, "application/json", text, strlen(text));
+}
+
+void http_reply_json(struct http_req *req, int status, json_t *json)
+{
+    TB_ASSERT(req != NULL);
+    if (json == NULL) {
+        http_reply_error(req, 500, "internal", "response could not be built");
+        return;
+    }
+    char *text = json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_ENCODE_ANY);
+    json_decref(json);
+    if (text == NULL) {
+        http_reply_error(req, 500, "internal", "response could not be serialised");
+        return;
+    }
+    http_reply_json_text(req, status, text);
+    free(text); /* jansson allocates with malloc */
+}
+
+void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+{
+    char message[TB_ERRMSG_SIZE];
+    va_list ap;
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(status >= 400 && status <= 599);
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    /* json_pack copies both strings; a message that is not UTF-8 makes it fail. */
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    if (body == NULL)
+        body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", "(unprintable)");
+    if (body == NULL) {
+        http_reply_json_text(req, status, "{\"error\":{\"code\":\"internal\",\"message\":\"\"}}");
+        return;
+    }
+    http_reply_json(req, status, body);
+}
+
+void http_req_defer(struct http_req *req, http_gone_fn gone, void *arg)
+{
+    struct http_server *srv = req->srv;
+    TB_ASSERT(srv != NULL);
+    TB_ASSERT(!req->deferred);
+    TB_ASSERT(srv->dispatching == req); /* only from inside the handler */
+    req->deferred = true;
+    req->gone_cb = gone;
+    req->gone_arg = arg;
+    req->next = srv->deferred;
+    req->prev = NULL;
+    if (srv->deferred != NULL)
+        srv->deferred->prev = req;
+    srv->deferred = req;
+    srv->stats.requests_deferred++;
+    srv->dispatch_done = true;
+}
+
+bool http_req_gone(const struct http_req *req)
+{
+    TB_ASSERT(req != NULL);
+    return req->gone;
+}
+
+/* ---- request view ---- */
+
+enum http_method http_req_method(const struct http_req *req)
+{
+    TB_ASSERT(req != NULL);
+    return req->method;
+}
+
+const char *http_req_path(const struct http_req *req)
+{
+    TB_ASSERT(req != NULL);
+    return req->path;
+}
+
+const char *http_req_param(const struct http_req *req, const char *name)
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(name != NULL);
+    for (uint32_t i = 0; i < req->params_count; i++) {
+        if (strcmp(req->params[i].key, name) == 0)
+            return req->params[i].value;
+    }
+    return NULL;
+}
+
+const char *http_req_query(const struct http_req *req, const char *name)
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(name != NULL);
+    for (uint32_t i = 0; i < req->query_count; i++) {
+        if (strcmp(req->query[i].key, name) == 0)
+            return req->query[i].value;
+    }
+    return NULL;
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+    TB_ASSERT(req != NULL);
+    if (req->evreq == NULL || req->gone)
+        return NULL;
+    return evhttp_find_header(evhttp_request_get_input_headers(req->evreq), name);
+}
+
+struct tb_bytes http_req_body(const struct http_req *req)
+{
+    TB_ASSERT(req != NULL);
+    struct tb_bytes b = {.ptr = req->body, .len = req->body_len};
+    return b;
+}
+
+/* Compares a Content-Type value's media type (before any ';') case-insensitively. */
+static bool http_media_type_is(const char *value, const char *want)
+{
+    size_t n = strlen(want);
+    if (value == NULL || strncasecmp(value, want, n) != 0)
+        return false;
+    return value[n] == '\0' || value[n] == ';' || value[n] == ' ';
+}
+
+int http_body_type_check(struct http_req *req)
+{
+    const char *ct = http_req_header(req, "Content-Type");
+    if (http_media_type_is(ct, "application/json") || http_media_type_is(ct, "application/msgpack"))
+        return TB_OK;
+    http_reply_error(req, 415, "unsupported_media_type",
+                     "Content-Type must be application/json or application/msgpack");
+    return TB_EINVAL;
+}
+
+/* Nesting depth of JSON text, ignoring brackets inside strings; stops past max. */
+static size_t http_json_depth(const uint8_t *p, size_t len, size_t max)
+{
+    size_t depth = 0, deepest = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len && deepest <= max; i++) {
+        uint8_t c = p[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            depth++;
+            if (depth > deepest)
+                deepest = depth;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return deepest;
+}
+
+int http_body_json(struct http_req *req, json_t **out)
+{
+    const struct http_limits *l;
+    json_error_t jerr;
+    TB_ASSERT(req != NULL && req->srv != NULL);
+    TB_ASSERT(out != NULL);
+    *out = NULL;
+    l = &req->srv->limits;
+    if (!http_media_type_is(http_req_header(req, "Content-Type"), "application/json")) {
+        http_reply_error(req, 415, "unsupported_media_type", "Content-Type must be application/json");
+        return TB_EINVAL;
+    }
+    if (req->body_len > l->json_bytes_max) {
+        http_reply_error(req, 413, "too_large", "JSON body larger than %zu bytes", l->json_bytes_max);
+        return TB_ELIMIT;
+    }
+    if (memchr(req->body, 0, req->body_len) != NULL || !http_utf8_valid(req->body, req->body_len)) {
+        http_reply_error(req, 400, "bad_json", "body is not valid UTF-8 text");
+        return TB_EMALFORMED;
+    }
+    if (http_json_depth(req->body, req->body_len, l->json_depth_max) > l->json_depth_max) {
+        http_reply_error(req, 400, "bad_json", "JSON nested deeper than %zu", l->json_depth_max);
+        return TB_ELIMIT;
+    }
+    json_t *j = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (j == NULL) {
+        http_reply_error(req, 400, "bad_json", "JSON: %s at line %d column %d", jerr.text,
+                         jerr.line, jerr.column);
+        return TB_EMALFORMED;
+    }
+    *out = j;
+    return TB_OK;
+}
+
+/* ---- dispatch ---- */
+
+static enum http_method http_method_of(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return HTTP_GET;
+    case EVHTTP_REQ_POST: return HTTP_POST;
+    case EVHTTP_REQ_HEAD: return HTTP_HEAD;
+    case EVHTTP_REQ_OPTIONS: return HTTP_OPTIONS;
+    default: return 0; /* evhttp_set_allowed_methods keeps the rest out */
+    }
+}
+
+/* Finds the route for path and method; *allow gets the methods of routes matching path. */
+static const struct http_route *http_route_find(struct http_server *srv, enum http_method m,
+                                                const char **seg, const size_t *len, int n,
+                                                unsigned *allow)
+{
+    *allow = 0;
+    if (n < 0)
+        return NULL;
+    unsigned want = m == HTTP_HEAD ? (unsigned)(HTTP_HEAD | HTTP_GET) : (unsigned)m;
+    for (uint32_t i = 0; i < srv->routes_count; i++) {
+        const struct http_route *r = &srv->routes[i];
+        if (!http_route_match(r, seg, len, n))
+            continue;
+        *allow |= http_route_allows(r);
+        if (r->methods & want)
+            return r;
+    }
+    return NULL;
+}
+
+static struct http_req *http_req_new(struct http_server *srv, struct evhttp_request *evreq,
+                                     struct http_conn *conn)
+{
+    struct http_req *req = tb_calloc(1, sizeof(*req));
+    if (req == NULL)
+        return NULL;
+    req->srv = srv;
+    req->evreq = evreq;
+    req->reply_headers = evhttp_request_get_output_headers(evreq);
+    req->method = http_method_of(evhttp_request_get_command(evreq));
+    if (conn != NULL) {
+        TB_ASSERT(conn->req == NULL);
+        req->conn = conn;
+        conn->req = req;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
+    req->body_len = evbuffer_get_length(in);
+    TB_ASSERT(req->body_len <= srv->limits.body_bytes_max);
+    req->body = req->body_len > 0 ? evbuffer_pullup(in, -1) : NULL;
+    if (req->body_len > 0 && req->body == NULL)
+        req->body_len = 0; /* pullup failed on memory: handlers see an empty body */
+    return req;
+}
+
+/* Parses path and query, routes, and runs the handler; every failure is replied here. */
+static void http_dispatch(struct http_server *srv, struct http_req *req, const char *path,
+                          const char *query)
+{
+    const char *seg[HTTP_SEGMENTS_MAX];
+    size_t len[HTTP_SEGMENTS_MAX];
+    unsigned allow = 0;
+    char why[128];
+    size_t plen = strlen(path), qlen = query != NULL ? strlen(query) : 0;
+
+    if (plen > HTTP_PATH_BYTES_MAX || qlen > srv->limits.query_bytes_max) {
+        http_reply_error(req, 414, "uri_too_long", "path or query too long");
+        return;
+    }
+    int n = http_path_split(path, seg, len);
+    const struct http_route *r = http_route_find(srv, req->method, seg, len, n, &allow);
+    if (r == NULL && allow == 0) {
+        http_reply_error(req, 404, "not_found", "no such resource");
+        return;
+    }
+    if (r == NULL) {
+        char allow_text[64];
+        http_allow_header(allow, allow_text, sizeof(allow_text));
+        http_reply_header(req, "Allow", allow_text);
+        if (req->method == HTTP_OPTIONS) {
+            http_reply_bytes(req, 204, NULL, NULL, 0);
+            return;
+        }
+        http_reply_error(req, 405, "method_not_allowed", "method not allowed here");
+        return;
+    }
+    /* Parameter names come from the pattern (segments of at most 255 bytes), decoded
+     * values are never longer than the raw path, query text at most triples with NULs. */
+    size_t size = HTTP_SEGMENTS_MAX * 256 + plen + HTTP_SEGMENTS_MAX + 3 * (qlen + 1);
+    req->path = tb_strdup(path);
+    req->strings = tb_malloc(size);
+    if (req->path == NULL || req->strings == NULL) {
+        http_reply_error(req, 503, "overloaded", "out of memory");
+        return;
+    }
+    char *out = req->strings;
+    if (http_params_fill(req, r, seg, len, &out) != TB_OK) {
+        http_reply_error(req, 400, "bad_path", "bad percent-encoding or characters in path");
+        return;
+    }
+    TB_ASSERT((size_t)(out - req->strings) <= HTTP_SEGMENTS_MAX * 256 + plen + HTTP_SEGMENTS_MAX);
+    if (query != NULL && http_query_parse(req, query, out, why, sizeof(why)) != TB_OK) {
+        http_reply_error(req, 400, "bad_query", "%s", why);
+        return;
+    }
+    srv->dispatching = req;
+    srv->dispatch_done = false;
+    r->handler(req, r->arg);
+    /* A handler must reply or defer before it returns; otherwise the client hangs. */
+    TB_ASSERT(srv->dispatch_done);
+    srv->dispatching = NULL;
+}
+
+static void http_request_cb(struct evhttp_request *evreq, void *arg)
+{
+    struct http_server *srv = arg;
+    TB_ASSERT(evreq != NULL);
+    TB_ASSERT(srv->dispatching == NULL); /* evhttp never nests request callbacks */
+    srv->stats.requests++;
+    struct http_conn *conn = http_conn_find(srv, evreq);
+    if (conn != NULL)
+        event_del(&conn->ev); /* the request arrived in time; the handler owns it now */
+    struct http_req *req = http_req_new(srv, evreq, conn);
+    if (req == NULL) {
+        if (conn != NULL)
+            http_conn_arm(conn);
+        evhttp_send_error(evreq, 503, "Service Unavailable");
+        return;
+    }
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
+    const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    if (path == NULL || path[0] != '/') {
+        http_reply_error(req, 400, "bad_request", "request target must be an absolute path");
+        return;
+    }
+    http_dispatch(srv, req, path, uri != NULL ? evhttp_uri_get_query(uri) : NULL);
+}
+
+/* ---- server lifecycle ---- */
+
+int http_server_start(struct event_base *base, const char *listen,
+                      const struct http_limits *limits, struct http_server **out, char *errmsg)
+{
+    char host[128];
+    uint16_t port = 0;
+    TB_ASSERT(base != NULL);
+    TB_ASSERT(out != NULL);
+    *out = NULL;
+    struct http_limits l;
+    if (limits != NULL)
+        l = *limits;
+    else
+        http_limits_default(&l);
+    int rc = http_limits_check(&l, errmsg);
+    if (rc == TB_OK)
+        rc = http_listen_parse(listen, host, sizeof(host), &port, errmsg);
+    if (rc != TB_OK)
+        return rc;
+    struct http_server *srv = tb_calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return tb_fail(errmsg, TB_ENOMEM, "http server: out of memory");
+    srv->base = base;
+    srv->limits = l;
+    srv->evh = evhttp_new(base);
+    if (srv->evh == NULL) {
+        tb_free(srv);
+        return tb_fail(errmsg, TB_ENOMEM, "http server: evhttp_new failed");
+    }
+    struct timeval tv = {.tv_sec = (time_t)(l.io_timeout_ms / 1000),
+                         .tv_usec = (suseconds_t)(l.io_timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(srv->evh, &tv);
+    evhttp_set_max_headers_size(srv->evh, (ev_ssize_t)l.headers_bytes_max);
+    evhttp_set_max_body_size(srv->evh, (ev_ssize_t)l.body_bytes_max);
+    evhttp_set_allowed_methods(srv->evh, HTTP_ALLOWED_METHODS);
+    evhttp_set_default_content_type(srv->evh, "application/json");
+    evhttp_set_bevcb(srv->evh, http_bev_cb, srv);
+    evhttp_set_gencb(srv->evh, http_request_cb, srv);
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(srv->evh, host, port);
+    if (bound == NULL) {
+        rc = tb_fail(errmsg, TB_EIO, "listen '%s': bind failed: %s", listen, strerror(errno));
+        http_server_free(srv);
+        return rc;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        rc = tb_fail(errmsg, TB_EIO, "listen '%s': getsockname: %s", listen, strerror(errno));
+        http_server_free(srv);
+        return rc;
+    }
+    srv->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                         : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    TB_ASSERT(port == 0 || srv->port == port);
+    *out = srv;
+    return TB_OK;
+}
+
+uint16_t http_server_port(const struct http_server *srv)
+{
+    TB_ASSERT(srv != NULL);
+    return srv->port;
+}
+
+void http_server_stats_get(const struct http_server *srv, struct http_server_stats *out)
+{
+    TB_ASSERT(srv != NULL);
+    TB_ASSERT(out != NULL);
+    *out = srv->stats;
+}
+
+void http_server_free(struct http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    TB_ASSERT(!srv->freeing);
+    TB_ASSERT(srv->dispatching == NULL); /* not from inside a handler */
+    srv->freeing = true;
+    /* Closes listeners and connections; close callbacks detach deferred requests. */
+    evhttp_free(srv->evh);
+    /* Connections still pending setup: evhttp dropped them, our reference remains. */
+    while (srv->conns != NULL) {
+        struct http_conn *conn = srv->conns;
+        http_conn_unlink(conn);
+        if (conn->state == HTTP_CONN_PENDING)
+            bufferevent_decref(conn->bev);
+        if (conn->req != NULL)
+            http_req_detach(conn->req);
+        tb_free(conn);
+    }
+    while (srv->deferred != NULL) {
+        struct http_req *req = srv->deferred;
+        srv->deferred = req->next;
+        if (req->next != NULL)
+            req->next->prev = NULL;
+        req->srv = NULL; /* its reply now only frees it */
+        req->prev = req->next = NULL;
+        http_req_detach(req); /* last: the gone callback may reply and free req */
+    }
+    for (uint32_t i = 0; i < srv->routes_count; i++)
+        tb_free(srv->routes[i].pattern);
+    tb_free(srv->by_fd);
+    tb_free(srv);
+}

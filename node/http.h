@@ -1,0 +1,156 @@
+/*
+ * The node's HTTP server: libevent's evhttp on a caller-owned event_base, with every
+ * limit set explicitly, a small exact-match router with {param} segments, and reply
+ * helpers that produce DESIGN 6's JSON error shape.
+ *
+ * node/http.c is the only file that includes libevent's evhttp headers; nothing here
+ * exposes them. This module never blocks, never spawns threads and never logs request
+ * bodies (they may carry personal data).
+ *
+ * Lifetimes: a struct http_req is valid from the handler call until the handler replies
+ * (http_reply_*), which frees it. A handler that cannot answer at once calls
+ * http_req_defer() and replies later from the same event loop; if the client goes away
+ * meanwhile the handle stays valid, http_req_gone() turns true, the optional gone
+ * callback runs, and the late reply only frees the handle. Views returned by the
+ * http_req_* getters (strings, body bytes) are borrowed: path and query values live as
+ * long as the handle, header values and body bytes only until the handler returns.
+ */
+#ifndef NODE_HTTP_H
+#define NODE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tb_buf.h"
+#include "tb_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+struct http_server;
+struct http_req;
+
+/* Methods the server accepts at all; anything else gets 501 from libevent. */
+enum http_method {
+    HTTP_GET = 1 << 0,
+    HTTP_POST = 1 << 1,
+    HTTP_HEAD = 1 << 2,
+    HTTP_OPTIONS = 1 << 3,
+};
+
+/*
+ * Every limit the server enforces. http_limits_default() fills the defaults named on
+ * each field; a zero field passed to http_server_start() is an error, never "unlimited".
+ */
+struct http_limits {
+    size_t headers_bytes_max;   /* request line + headers; default 8192 (413 past it) */
+    size_t body_bytes_max;      /* default 1 MiB (413 past it) */
+    uint32_t io_timeout_ms;     /* idle read/write gap before close; default 10000 */
+    uint32_t request_timeout_ms; /* a whole request must arrive in this; default 15000 */
+    uint32_t connections_max;   /* open connections; more get 503 and close; default 256 */
+    uint32_t query_params_max;  /* distinct query parameters; default 16 */
+    size_t query_bytes_max;     /* raw query string; default 2048 */
+    size_t json_bytes_max;      /* http_body_json() input bound; default 256 KiB */
+    size_t json_depth_max;      /* http_body_json() nesting bound; default 32 */
+};
+
+/* Counters for tests, /metrics and the bench. */
+struct http_server_stats {
+    uint64_t connections_accepted; /* ever accepted, refused ones included */
+    uint64_t connections_refused;  /* refused at the connection cap */
+    uint64_t connections_timed_out; /* closed by request_timeout_ms */
+    uint32_t connections_open;     /* open now */
+    uint32_t requests_deferred;    /* deferred and not yet replied */
+    uint64_t requests;             /* requests that reached the router */
+};
+
+typedef void (*http_handler_fn)(struct http_req *req, void *arg);
+typedef void (*http_gone_fn)(struct http_req *req, void *arg);
+
+void http_limits_default(struct http_limits *limits);
+
+/*
+ * Binds "HOST:PORT" ("127.0.0.1:0", "[::1]:8080") on the caller's base and starts
+ * serving. Port 0 picks a free port; http_server_port() tells which. limits may be
+ * NULL for the defaults. Errors: TB_EINVAL (bad listen string or limits), TB_EIO
+ * (bind failed), TB_ENOMEM.
+ */
+TB_MUST_CHECK int http_server_start(struct event_base *base, const char *listen,
+                                    const struct http_limits *limits,
+                                    struct http_server **out, char *errmsg);
+
+/* The bound TCP port (useful after port 0). */
+uint16_t http_server_port(const struct http_server *srv);
+
+void http_server_stats_get(const struct http_server *srv, struct http_server_stats *out);
+
+/*
+ * Adds a route: methods is a mask of enum http_method, pattern is an absolute path
+ * whose segments are literals or "{name}" (a whole non-empty segment), e.g.
+ * "/v1/records/{id}/proof". Matching is exact (no trailing-slash folding). A GET route
+ * also answers HEAD. The pattern is copied. Errors: TB_EINVAL (bad pattern, duplicate
+ * pattern and method), TB_ELIMIT (too many routes), TB_ENOMEM.
+ */
+TB_MUST_CHECK int http_server_route(struct http_server *srv, unsigned methods,
+                                    const char *pattern, http_handler_fn handler, void *arg,
+                                    char *errmsg);
+
+/*
+ * Closes the listener and every connection. Deferred requests are detached first: their
+ * gone callbacks run and their owners must still reply (which then only frees them).
+ * http_server_free(NULL) is a no-op.
+ */
+void http_server_free(struct http_server *srv);
+
+/* Request view. */
+enum http_method http_req_method(const struct http_req *req);
+const char *http_req_path(const struct http_req *req);                      /* raw path */
+const char *http_req_param(const struct http_req *req, const char *name);   /* {name} */
+const char *http_req_query(const struct http_req *req, const char *name);   /* decoded */
+const char *http_req_header(const struct http_req *req, const char *name);  /* or NULL */
+struct tb_bytes http_req_body(const struct http_req *req);
+
+/*
+ * Parses the body as strict JSON: Content-Type must be application/json, the body
+ * valid UTF-8 without NUL, at most json_bytes_max bytes and json_depth_max deep,
+ * duplicate object keys rejected. On failure it has already replied with a 4xx
+ * (415 wrong type, 413 too large, 400 malformed) and returns the error; the handler
+ * must then just return. The caller owns *out (json_decref).
+ */
+TB_MUST_CHECK int http_body_json(struct http_req *req, json_t **out);
+
+/* Checks that a POST body is application/json or application/msgpack; replies 415 if not. */
+TB_MUST_CHECK int http_body_type_check(struct http_req *req);
+
+/* Keeps the request open after the handler returns; reply later on the same loop. */
+void http_req_defer(struct http_req *req, http_gone_fn gone, void *arg);
+
+/* True once the client disconnected or the server shut down; a reply only frees. */
+bool http_req_gone(const struct http_req *req);
+
+/* Adds a response header (copied). Names and values must be printable ASCII. */
+void http_reply_header(struct http_req *req, const char *name, const char *value);
+
+/*
+ * Replies and frees req. json: the value is serialised compactly (reference stolen, so
+ * http_reply_json(req, 200, json_pack(...)) needs no decref; NULL answers 500).
+ * text: a string sent as-is with Content-Type application/json (already JSON text).
+ */
+void http_reply_json(struct http_req *req, int status, json_t *json);
+void http_reply_json_text(struct http_req *req, int status, const char *text);
+void http_reply_bytes(struct http_req *req, int status, const char *content_type,
+                      const void *bytes, size_t len);
+
+/* {"error": {"code": code, "message": formatted}} with the given 4xx/5xx status. */
+void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+    TB_PRINTF(4, 5);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
