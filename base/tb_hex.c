@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tb_assert.h"
+#include "tb_text.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
@@ -16,24 +17,13 @@ void tb_hex_encode(const uint8_t *data, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int tb_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t out_len)
 {
     if (out_len > SIZE_MAX / 2 || hex_len != 2 * out_len)
         return TB_EMALFORMED;
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hex_value(hex[2 * i]);
-        int lo = hex_value(hex[2 * i + 1]);
+        int hi = tb_hex_digit(hex[2 * i]);
+        int lo = tb_hex_digit(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return TB_EMALFORMED;
         out[i] = (uint8_t)((hi << 4) | lo);

@@ -35,12 +35,8 @@ TB_MUST_CHECK int cfg_check_type(const char *s, size_t len, char *why);
  * address in brackets, and PORT is 1..65535 without leading zeros. `host` gets the
  * host without brackets (host_size bytes including the NUL).
  */
-TB_MUST_CHECK int cfg_parse_hostport(const char *s,
-                                     size_t len,
-                                     char *host,
-                                     size_t host_size,
-                                     uint16_t *port,
-                                     char *why);
+TB_MUST_CHECK int cfg_parse_hostport(const char *s, size_t len, char *host, size_t host_size,
+                                     uint16_t *port, char *why);
 
 /* http:// or https://, HOST:PORT as above, then an optional path of [A-Za-z0-9._~/%-]. */
 TB_MUST_CHECK int cfg_check_endpoint(const char *s, size_t len, char *why);
@@ -51,7 +47,5 @@ TB_MUST_CHECK int cfg_endpoint_host(const char *endpoint, char *host, size_t hos
 /* True for 127.0.0.0/8 in dotted form, ::1 and localhost. */
 int cfg_host_is_loopback(const char *host);
 
-/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
-int cfg_utf8_valid(const char *s, size_t len);
 
 #endif

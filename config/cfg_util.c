@@ -15,6 +15,7 @@
 
 #include "genesis.h"
 #include "tb_assert.h"
+#include "tb_text.h"
 
 /* Reads at most max + 1 bytes so that a file that grew past max is still caught. */
 static int cfg_file_read_fd(int fd, const char *path, size_t max, struct tb_buf *out, char *errmsg)
@@ -89,63 +90,13 @@ int cfg_check_city(const char *s, size_t len, char *why)
     return TB_OK;
 }
 
-/* Length of the UTF-8 sequence starting at s[i], or 0 if it is not valid there. */
-static size_t cfg_utf8_seq(const unsigned char *s, size_t len, size_t i)
-{
-    unsigned char c = s[i];
-    size_t n;
-    uint32_t cp;
-    TB_ASSERT(i < len);
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (n > len - i)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xc0u) != 0x80u)
-            return 0;
-        cp = (cp << 6) | (s[i + k] & 0x3fu);
-    }
-    /* Reject overlong forms, surrogates and code points past U+10FFFF. */
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff)
-        return 0;
-    if (cp >= 0xd800 && cp <= 0xdfff)
-        return 0;
-    return n;
-}
-
-int cfg_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = cfg_utf8_seq(u, len, i);
-        if (n == 0)
-            return 0;
-        i += n;
-    }
-    TB_ASSERT(i == len);
-    return 1;
-}
-
 int cfg_check_text(const char *s, size_t len, size_t max, char *why)
 {
     TB_ASSERT(s != NULL);
     TB_ASSERT(max > 0);
     if (len == 0 || len > max)
         return tb_fail(why, TB_ECONFIG, "must be 1..%zu bytes, got %zu", max, len);
-    if (!cfg_utf8_valid(s, len))
+    if (!tb_utf8_valid(s, len))
         return tb_fail(why, TB_ECONFIG, "not valid UTF-8");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -203,11 +154,7 @@ static int cfg_parse_port(const char *s, size_t len, uint16_t *port, char *why)
     return TB_OK;
 }
 
-int cfg_parse_hostport(const char *s,
-                       size_t len,
-                       char *host,
-                       size_t host_size,
-                       uint16_t *port,
+int cfg_parse_hostport(const char *s, size_t len, char *host, size_t host_size, uint16_t *port,
                        char *why)
 {
     size_t host_start = 0, host_end, colon;

@@ -217,11 +217,7 @@ static int cfg_check_path(const char *s, char *why)
     return TB_OK;
 }
 
-static int cfg_parse_enum(const char *s,
-                          const char *const *names,
-                          int count,
-                          int *out,
-                          char *why,
+static int cfg_parse_enum(const char *s, const char *const *names, int count, int *out, char *why,
                           const char *expected)
 {
     for (int i = 1; i < count; i++) {
@@ -234,9 +230,7 @@ static int cfg_parse_enum(const char *s,
 }
 
 /* Stores one value according to the key's kind; `why` gets the reason on failure. */
-static int cfg_set_value(struct cfg_config *cfg,
-                         const struct cfg_key *k,
-                         const char *value,
+static int cfg_set_value(struct cfg_config *cfg, const struct cfg_key *k, const char *value,
                          char *why)
 {
     char *field = (char *)cfg + k->offset;
@@ -531,12 +525,8 @@ static void cfg_finish_cross(struct cfg_parse_state *st)
     }
 }
 
-int cfg_config_parse(const char *text,
-                     size_t len,
-                     const char *source_name,
-                     const char *base_dir,
-                     struct cfg_config *out,
-                     char *errmsg)
+int cfg_config_parse(const char *text, size_t len, const char *source_name, const char *base_dir,
+                     struct cfg_config *out, char *errmsg)
 {
     struct cfg_parse_state st;
     TB_ASSERT(text != NULL || len == 0);
@@ -600,9 +590,7 @@ int cfg_config_load(const char *path, struct cfg_config *out, char *errmsg)
 }
 
 /* The text a key's value is written as; "" for an unset optional or required key. */
-static void cfg_format_value(const struct cfg_config *cfg,
-                             const struct cfg_key *k,
-                             char *out,
+static void cfg_format_value(const struct cfg_config *cfg, const struct cfg_key *k, char *out,
                              size_t size)
 {
     const char *field = (const char *)cfg + k->offset;
@@ -669,10 +657,8 @@ static int cfg_appendf(struct tb_buf *out, const char *fmt, ...)
     return tb_buf_append(out, line, (size_t)n);
 }
 
-static int cfg_write_key(const struct cfg_config *cfg,
-                         const struct cfg_config *defaults,
-                         const struct cfg_key *k,
-                         struct tb_buf *out)
+static int cfg_write_key(const struct cfg_config *cfg, const struct cfg_config *defaults,
+                         const struct cfg_key *k, struct tb_buf *out)
 {
     char value[CFG_PATH_MAX + 16], def[CFG_PATH_MAX + 16], range[64] = "";
     int rc;

@@ -111,12 +111,8 @@ void cfg_config_defaults(struct cfg_config *out);
  * TB_ELIMIT (file larger than CFG_CONFIG_FILE_MAX), TB_ECONFIG (everything else in
  * the text), TB_EINVAL (base_dir not absolute).
  */
-TB_MUST_CHECK int cfg_config_parse(const char *text,
-                                   size_t len,
-                                   const char *source_name,
-                                   const char *base_dir,
-                                   struct cfg_config *out,
-                                   char *errmsg);
+TB_MUST_CHECK int cfg_config_parse(const char *text, size_t len, const char *source_name,
+                                   const char *base_dir, struct cfg_config *out, char *errmsg);
 
 /* Reads `path` (bounded) and parses it, with the file's directory as base; TB_EIO too. */
 TB_MUST_CHECK int cfg_config_load(const char *path, struct cfg_config *out, char *errmsg);
@@ -134,8 +130,7 @@ TB_MUST_CHECK int cfg_config_write(const struct cfg_config *cfg, struct tb_buf *
  * with a message naming the key, the member and the genesis path.
  */
 TB_MUST_CHECK int cfg_config_check_genesis(const struct cfg_config *cfg,
-                                           const struct cfg_genesis *g,
-                                           char *errmsg);
+                                           const struct cfg_genesis *g, char *errmsg);
 
 /* Text names used in the file. */
 const char *cfg_log_format_name(enum cfg_log_format format);

@@ -55,16 +55,12 @@ const char *cfg_sharing_name(enum cfg_sharing sharing)
 static size_t gen_key_len(enum cr_suite suite)
 {
     TB_ASSERT(cr_suite_valid((int)suite));
-    return suite == CR_SUITE_ED25519_SHA256 ? 32 : 65;
+    return suite == CR_SUITE_ED25519_SHA256 ? CR_ED25519_PUBKEY_BYTES : CR_SM2_PUBKEY_BYTES;
 }
 
 /* "source: path: reason" into errmsg; returns code. */
 TB_PRINTF(5, 6)
-static int gen_fail(char *errmsg,
-                    int code,
-                    const char *source,
-                    const char *path,
-                    const char *fmt,
+static int gen_fail(char *errmsg, int code, const char *source, const char *path, const char *fmt,
                     ...)
 {
     char reason[TB_ERRMSG_SIZE];
@@ -77,12 +73,8 @@ static int gen_fail(char *errmsg,
 }
 
 /* Refuses any key of `obj` that is not in `allowed`. */
-static int gen_check_keys(json_t *obj,
-                          const char *const *allowed,
-                          size_t count,
-                          const char *source,
-                          const char *prefix,
-                          char *errmsg)
+static int gen_check_keys(json_t *obj, const char *const *allowed, size_t count, const char *source,
+                          const char *prefix, char *errmsg)
 {
     const char *key;
     json_t *value;
@@ -104,13 +96,8 @@ static int gen_check_keys(json_t *obj,
 }
 
 /* Fetches a required string member; its length comes from jansson, never strlen. */
-static int gen_get_string(json_t *obj,
-                          const char *key,
-                          const char *source,
-                          const char *prefix,
-                          const char **val,
-                          size_t *len,
-                          char *errmsg)
+static int gen_get_string(json_t *obj, const char *key, const char *source, const char *prefix,
+                          const char **val, size_t *len, char *errmsg)
 {
     char path[96];
     json_t *v = json_object_get(obj, key);
@@ -126,10 +113,7 @@ static int gen_get_string(json_t *obj,
     return TB_OK;
 }
 
-/*
- * Checks a member's decoded key: length, SM2 point form, and (once crypto/ offers it)
- * that the key decodes to a valid point.
- */
+/* Checks a member's decoded key: length, SM2 point form, and a valid point (crypto/). */
 static int gen_check_node_key(const uint8_t *key, size_t len, enum cr_suite suite, char *why)
 {
     TB_ASSERT(key != NULL);
@@ -152,9 +136,7 @@ static int gen_check_node_key(const uint8_t *key, size_t len, enum cr_suite suit
 }
 
 /* Validates the fields of a member that is already in C form. */
-static int gen_member_check(const struct cfg_member *m,
-                            enum cr_suite suite,
-                            const char **field,
+static int gen_member_check(const struct cfg_member *m, enum cr_suite suite, const char **field,
                             char *why)
 {
     int rc;
@@ -175,13 +157,8 @@ static int gen_member_check(const struct cfg_member *m,
 }
 
 /* Copies a JSON string into a fixed field, refusing what does not fit. */
-static int gen_copy_string(json_t *obj,
-                           const char *key,
-                           char *dst,
-                           size_t dst_size,
-                           const char *source,
-                           const char *prefix,
-                           char *errmsg)
+static int gen_copy_string(json_t *obj, const char *key, char *dst, size_t dst_size,
+                           const char *source, const char *prefix, char *errmsg)
 {
     const char *val;
     size_t len;
@@ -198,12 +175,8 @@ static int gen_copy_string(json_t *obj,
     return TB_OK;
 }
 
-static int gen_member_key_from_json(json_t *obj,
-                                    enum cr_suite suite,
-                                    const char *source,
-                                    const char *prefix,
-                                    struct cfg_member *out,
-                                    char *errmsg)
+static int gen_member_key_from_json(json_t *obj, enum cr_suite suite, const char *source,
+                                    const char *prefix, struct cfg_member *out, char *errmsg)
 {
     const char *hex;
     size_t hex_len, want = 2 * gen_key_len(suite);
@@ -222,12 +195,8 @@ static int gen_member_key_from_json(json_t *obj,
 }
 
 /* One member object, with `prefix` ("members[2]." or "") naming it in errors. */
-static int gen_member_from_json(json_t *obj,
-                                enum cr_suite suite,
-                                const char *source,
-                                const char *prefix,
-                                struct cfg_member *out,
-                                char *errmsg)
+static int gen_member_from_json(json_t *obj, enum cr_suite suite, const char *source,
+                                const char *prefix, struct cfg_member *out, char *errmsg)
 {
     char why[TB_ERRMSG_SIZE], path[96];
     const char *field = "";
@@ -268,11 +237,8 @@ static int gen_sharing_parse(const char *s, enum cfg_sharing *out)
     return TB_ECONFIG;
 }
 
-static int gen_type_from_json(json_t *obj,
-                              const char *source,
-                              size_t index,
-                              struct cfg_record_type *out,
-                              char *errmsg)
+static int gen_type_from_json(json_t *obj, const char *source, size_t index,
+                              struct cfg_record_type *out, char *errmsg)
 {
     char prefix[48], path[96], why[TB_ERRMSG_SIZE];
     const char *sharing;
@@ -355,12 +321,8 @@ static int gen_check_unique_and_sort(struct cfg_genesis *g, const char *source, 
 }
 
 /* Fetches a required array with a count in [1, max]. */
-static int gen_get_array(json_t *root,
-                         const char *key,
-                         size_t max,
-                         const char *source,
-                         json_t **out,
-                         char *errmsg)
+static int gen_get_array(json_t *root, const char *key, size_t max, const char *source,
+                         json_t **out, char *errmsg)
 {
     json_t *v = json_object_get(root, key);
     if (v == NULL)
@@ -374,9 +336,7 @@ static int gen_get_array(json_t *root,
     return TB_OK;
 }
 
-static int gen_header_from_json(json_t *root,
-                                const char *source,
-                                struct cfg_genesis *out,
+static int gen_header_from_json(json_t *root, const char *source, struct cfg_genesis *out,
                                 char *errmsg)
 {
     char suite[16], why[TB_ERRMSG_SIZE];
@@ -403,9 +363,7 @@ static int gen_header_from_json(json_t *root,
     return TB_OK;
 }
 
-static int gen_lists_from_json(json_t *root,
-                               const char *source,
-                               struct cfg_genesis *out,
+static int gen_lists_from_json(json_t *root, const char *source, struct cfg_genesis *out,
                                char *errmsg)
 {
     json_t *members, *types;
@@ -436,11 +394,7 @@ static int gen_lists_from_json(json_t *root,
 }
 
 /* json_loadb with our flags; syntax errors become "source:line:column: text". */
-static int gen_load_json(const char *text,
-                         size_t len,
-                         size_t max,
-                         const char *source,
-                         json_t **out,
+static int gen_load_json(const char *text, size_t len, size_t max, const char *source, json_t **out,
                          char *errmsg)
 {
     json_error_t jerr;
@@ -459,11 +413,8 @@ static int gen_load_json(const char *text,
     return TB_OK;
 }
 
-int cfg_genesis_parse(const char *text,
-                      size_t len,
-                      const char *source_name,
-                      struct cfg_genesis *out,
-                      char *errmsg)
+int cfg_genesis_parse(const char *text, size_t len, const char *source_name,
+                      struct cfg_genesis *out, char *errmsg)
 {
     json_t *root = NULL;
     TB_ASSERT(text != NULL || len == 0);
@@ -503,12 +454,8 @@ void cfg_genesis_release(struct cfg_genesis *g)
     memset(g, 0, sizeof(*g));
 }
 
-int cfg_member_parse(const char *text,
-                     size_t len,
-                     const char *source_name,
-                     enum cr_suite suite,
-                     struct cfg_member *out,
-                     char *errmsg)
+int cfg_member_parse(const char *text, size_t len, const char *source_name, enum cr_suite suite,
+                     struct cfg_member *out, char *errmsg)
 {
     json_t *root = NULL;
     TB_ASSERT(out != NULL);
@@ -561,15 +508,10 @@ static int gen_build_check(struct cfg_genesis *g, char *errmsg)
     return gen_check_unique_and_sort(g, "genesis", errmsg);
 }
 
-int cfg_genesis_build(enum cr_suite suite,
-                      const char *federation,
-                      uint64_t created_at,
-                      const struct cfg_member *members,
-                      size_t member_count,
-                      const struct cfg_record_type *types,
-                      size_t type_count,
-                      struct cfg_genesis *out,
-                      char *errmsg)
+int cfg_genesis_build(enum cr_suite suite, const char *federation, uint64_t created_at,
+                      const struct cfg_member *members, size_t member_count,
+                      const struct cfg_record_type *types, size_t type_count,
+                      struct cfg_genesis *out, char *errmsg)
 {
     TB_ASSERT(out != NULL);
     TB_ASSERT(federation != NULL);
@@ -775,8 +717,7 @@ const struct cfg_member *cfg_genesis_member_by_city(const struct cfg_genesis *g,
 }
 
 const struct cfg_member *cfg_genesis_member_by_key(const struct cfg_genesis *g,
-                                                   const uint8_t *node_key,
-                                                   size_t len)
+                                                   const uint8_t *node_key, size_t len)
 {
     TB_ASSERT(node_key != NULL || len == 0);
     TB_ASSERT(g->member_count <= CFG_MEMBERS_MAX);

@@ -82,11 +82,8 @@ const char *cfg_sharing_name(enum cfg_sharing sharing);
  * TB_ELIMIT (larger than CFG_GENESIS_FILE_MAX), TB_EMALFORMED (JSON syntax, duplicate
  * keys), TB_ECONFIG (valid JSON, invalid genesis), TB_ENOMEM.
  */
-TB_MUST_CHECK int cfg_genesis_parse(const char *text,
-                                    size_t len,
-                                    const char *source_name,
-                                    struct cfg_genesis *out,
-                                    char *errmsg);
+TB_MUST_CHECK int cfg_genesis_parse(const char *text, size_t len, const char *source_name,
+                                    struct cfg_genesis *out, char *errmsg);
 
 /* Reads `path` (at most CFG_GENESIS_FILE_MAX bytes) and parses it; TB_EIO as well. */
 TB_MUST_CHECK int cfg_genesis_load(const char *path, struct cfg_genesis *out, char *errmsg);
@@ -100,7 +97,10 @@ void cfg_genesis_release(struct cfg_genesis *g);
  */
 TB_MUST_CHECK int cfg_genesis_body(const struct cfg_genesis *g, struct tb_buf *out);
 
-/* chain_id = H("tongban/genesis/v1\0" || body) under the genesis suite. */
+/*
+ * chain_id = H("tongban/genesis/v1\0" || body) under the genesis suite.
+ * TB_ENOMEM; TB_EINVAL if `g` is not a validated genesis.
+ */
 TB_MUST_CHECK int cfg_genesis_chain_id(const struct cfg_genesis *g, uint8_t out[CR_HASH_BYTES]);
 
 /*
@@ -113,8 +113,7 @@ TB_MUST_CHECK int cfg_genesis_to_json(const struct cfg_genesis *g, struct tb_buf
 /* Lookups; NULL when absent. The result borrows from `g`. */
 const struct cfg_member *cfg_genesis_member_by_city(const struct cfg_genesis *g, const char *city);
 const struct cfg_member *cfg_genesis_member_by_key(const struct cfg_genesis *g,
-                                                   const uint8_t *node_key,
-                                                   size_t len);
+                                                   const uint8_t *node_key, size_t len);
 const struct cfg_record_type *cfg_genesis_type(const struct cfg_genesis *g, const char *type);
 
 /*
@@ -123,15 +122,9 @@ const struct cfg_record_type *cfg_genesis_type(const struct cfg_genesis *g, cons
  * length. Same error conventions as cfg_genesis_parse; the file limit is
  * CFG_MEMBER_FILE_MAX.
  */
-TB_MUST_CHECK int cfg_member_parse(const char *text,
-                                   size_t len,
-                                   const char *source_name,
-                                   enum cr_suite suite,
-                                   struct cfg_member *out,
-                                   char *errmsg);
-TB_MUST_CHECK int cfg_member_load(const char *path,
-                                  enum cr_suite suite,
-                                  struct cfg_member *out,
+TB_MUST_CHECK int cfg_member_parse(const char *text, size_t len, const char *source_name,
+                                   enum cr_suite suite, struct cfg_member *out, char *errmsg);
+TB_MUST_CHECK int cfg_member_load(const char *path, enum cr_suite suite, struct cfg_member *out,
                                   char *errmsg);
 
 /* Appends one member descriptor as pretty JSON with a final newline. */
@@ -142,15 +135,10 @@ TB_MUST_CHECK int cfg_member_to_json(const struct cfg_member *m, struct tb_buf *
  * copies, validates exactly as the parser does (uniqueness, formats), and sorts.
  * Names in errors are "members[i]" and "record_types[i]" in the order given.
  */
-TB_MUST_CHECK int cfg_genesis_build(enum cr_suite suite,
-                                    const char *federation,
-                                    uint64_t created_at,
-                                    const struct cfg_member *members,
-                                    size_t member_count,
-                                    const struct cfg_record_type *types,
-                                    size_t type_count,
-                                    struct cfg_genesis *out,
-                                    char *errmsg);
+TB_MUST_CHECK int cfg_genesis_build(enum cr_suite suite, const char *federation,
+                                    uint64_t created_at, const struct cfg_member *members,
+                                    size_t member_count, const struct cfg_record_type *types,
+                                    size_t type_count, struct cfg_genesis *out, char *errmsg);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "tb_assert.h"
+#include "tb_text.h"
 #include "wire_int.h"
 
 /* ---- Encoder ---- */
@@ -206,7 +207,7 @@ void wire_put_str(struct wire_enc *e, struct tb_bytes s, size_t min, size_t max)
 {
     if (!wire_check_len(e, s, min, max))
         return;
-    if (!wire_utf8_valid(s.ptr, s.len)) {
+    if (!tb_utf8_valid(s.ptr, s.len)) {
         wire_enc_fail(e, TB_EINVAL, "invalid UTF-8");
         return;
     }
@@ -273,47 +274,6 @@ int wire_encode_with(const char *what, size_t bytes_max, wire_enc_fn enc, const 
 }
 
 /* ---- Text ---- */
-
-bool wire_utf8_valid(const uint8_t *p, size_t len)
-{
-    size_t i = 0;
-    TB_ASSERT(p != NULL || len == 0);
-    while (i < len) {
-        uint8_t c = p[i];
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1fu;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0fu;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07u;
-        } else {
-            return false; /* continuation byte, C0/C1 overlong lead, or above U+10FFFF */
-        }
-        if (n > len - i - 1)
-            return false; /* truncated sequence */
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0u) != 0x80u)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3fu);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000))
-            return false; /* overlong */
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    TB_ASSERT(i == len);
-    return true;
-}
 
 int wire_bytes_cmp(struct tb_bytes a, struct tb_bytes b)
 {

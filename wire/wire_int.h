@@ -65,7 +65,6 @@ void wire_put_str_set(struct wire_enc *e, const struct tb_bytes *items, size_t c
                       size_t count_min, size_t count_max, size_t item_max);
 
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-bool wire_utf8_valid(const uint8_t *p, size_t len);
 /* Bytewise order of two strings (memcmp, then the shorter first). */
 int wire_bytes_cmp(struct tb_bytes a, struct tb_bytes b);
 

@@ -1,5 +1,6 @@
 /* base/: bounded buffer, hex, base64, errors, allocation faults. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include "tb_buf.h"
 #include "tb_err.h"
 #include "tb_hex.h"
+#include "tb_text.h"
 
 static void buf_respects_max(void **state)
 {
@@ -102,6 +104,34 @@ static void errors_have_text(void **state)
     assert_string_equal(msg, "bad x");
 }
 
+static void utf8_rules(void **state)
+{
+    static const struct
+    {
+        const char *bytes;
+        bool valid;
+    } cases[] = {
+        {"", true},
+        {"abc", true},
+        {"\xe8\x81\x8a\xe5\x9f\x8e", true}, /* 聊城 */
+        {"\xf0\x9f\x98\x80", true},         /* U+1F600 */
+        {"\xc0\xaf", false},                /* overlong '/' */
+        {"\xe0\x80\xaf", false},            /* overlong, 3 bytes */
+        {"\xf0\x82\x82\xac", false},        /* overlong, 4 bytes */
+        {"\xed\xa0\x80", false},            /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", false},        /* above U+10FFFF */
+        {"\xe8\x81", false},                /* truncated */
+        {"\x80", false},                    /* lone continuation */
+        {"\xf8\x88\x80\x80\x80", false},    /* 5-byte form */
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(tb_utf8_valid(cases[i].bytes, strlen(cases[i].bytes)), cases[i].valid);
+    assert_true(tb_utf8_valid("a\0b", 3));
+    assert_int_equal(tb_hex_digit('F'), 15);
+    assert_int_equal(tb_hex_digit('g'), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +141,7 @@ int main(void)
         cmocka_unit_test(base64_vectors),
         cmocka_unit_test(base64_strict),
         cmocka_unit_test(errors_have_text),
+        cmocka_unit_test(utf8_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
