@@ -10,6 +10,8 @@
  *
  *   bench_store [DIR [RECORDS]]   DIR defaults to a fresh directory under /tmp, RECORDS
  *                                 to 100000; prints one "name value unit" per line
+ *   BENCH_SKIP=smt,subject        leaves out the status tree or the subject index, to
+ *                                 see what each costs
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +31,13 @@
 
 static char errmsg[TB_ERRMSG_SIZE];
 
-#define CHECK(expr)                                                                \
-    do {                                                                           \
-        int rv_ = (expr);                                                          \
-        if (rv_ != TB_OK) {                                                        \
-            fprintf(stderr, "%s: %s (%s)\n", #expr, tb_strerror(rv_), errmsg);     \
-            exit(1);                                                               \
-        }                                                                          \
+#define CHECK(expr)                                                            \
+    do {                                                                       \
+        int rv_ = (expr);                                                      \
+        if (rv_ != TB_OK) {                                                    \
+            fprintf(stderr, "%s: %s (%s)\n", #expr, tb_strerror(rv_), errmsg); \
+            exit(1);                                                           \
+        }                                                                      \
     } while (0)
 
 static double now_seconds(void)
@@ -63,7 +65,8 @@ static void fill_random(uint64_t *x, uint8_t *out, size_t len)
     }
 }
 
-struct bench {
+struct bench
+{
     struct store *s;
     struct cr_log log;
     struct cr_smt tree;
@@ -71,6 +74,8 @@ struct bench {
     struct cr_smt_op *ops;
     uint8_t *block;
     uint64_t seed;
+    bool skip_smt;
+    bool skip_subject;
 };
 
 /* The mempool's side: the block's txs were admitted (pending) before it was cut. */
@@ -79,8 +84,7 @@ static void admit_pending(struct bench *b, const uint8_t (*ids)[STORE_ID_BYTES])
     struct store_txn *w = NULL;
     CHECK(store_begin_write(b->s, &w, errmsg));
     for (uint32_t i = 0; i < RECORDS_PER_BLOCK; i++) {
-        struct tb_bytes env = {.ptr = b->block + (size_t)i * ENVELOPE_BYTES,
-                               .len = ENVELOPE_BYTES};
+        struct tb_bytes env = {.ptr = b->block + (size_t)i * ENVELOPE_BYTES, .len = ENVELOPE_BYTES};
         CHECK(store_pending_put(w, ids[i], env, errmsg));
     }
     CHECK(store_commit(w, errmsg));
@@ -98,7 +102,8 @@ static void commit_block(struct bench *b, const uint8_t (*ids)[STORE_ID_BYTES])
         bool was = false;
         fill_random(&b->seed, subject, sizeof(subject));
         CHECK(store_txloc_put(w, ids[i], &loc, errmsg));
-        CHECK(store_subject_put(w, subject, "provident-fund", ids[i], errmsg));
+        if (!b->skip_subject)
+            CHECK(store_subject_put(w, subject, "provident-fund", ids[i], errmsg));
         CHECK(store_pending_del(w, ids[i], &was, errmsg));
         TB_ASSERT(was);
         cr_log_leaf_hash(CR_SUITE_ED25519_SHA256, ids[i], STORE_ID_BYTES, leaf);
@@ -107,8 +112,10 @@ static void commit_block(struct bench *b, const uint8_t (*ids)[STORE_ID_BYTES])
         fill_random(&b->seed, b->ops[i].value_hash, CR_HASH_BYTES);
         b->ops[i].remove = 0;
     }
-    CHECK(cr_smt_update(&b->tree, w, b->state.state_root, b->ops, RECORDS_PER_BLOCK,
-                        b->state.state_root));
+    if (!b->skip_smt) {
+        CHECK(cr_smt_update(&b->tree, w, b->state.state_root, b->ops, RECORDS_PER_BLOCK,
+                            b->state.state_root));
+    }
     fill_random(&b->seed, hash, sizeof(hash));
     struct tb_bytes body = {.ptr = b->block, .len = (size_t)RECORDS_PER_BLOCK * ENVELOPE_BYTES};
     CHECK(store_block_put(w, height, hash, body, errmsg));
@@ -179,6 +186,9 @@ int main(int argc, char **argv)
     TB_ASSERT(dir != NULL);
     memset(&b, 0, sizeof(b));
     b.seed = 42;
+    const char *skip = getenv("BENCH_SKIP");
+    b.skip_smt = skip != NULL && strstr(skip, "smt") != NULL;
+    b.skip_subject = skip != NULL && strstr(skip, "subject") != NULL;
     uint64_t blocks = (records + RECORDS_PER_BLOCK - 1) / RECORDS_PER_BLOCK;
     uint8_t(*ids)[STORE_ID_BYTES] = tb_calloc(RECORDS_PER_BLOCK, STORE_ID_BYTES);
     b.ops = tb_calloc(RECORDS_PER_BLOCK, sizeof(*b.ops));

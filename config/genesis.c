@@ -160,8 +160,8 @@ static int gen_member_check(const struct cfg_member *m, enum cr_suite suite, con
 static int gen_copy_string(json_t *obj, const char *key, char *dst, size_t dst_size,
                            const char *source, const char *prefix, char *errmsg)
 {
-    const char *val;
-    size_t len;
+    const char *val = NULL;
+    size_t len = 0;
     int rc = gen_get_string(obj, key, source, prefix, &val, &len, errmsg);
     if (rc != TB_OK)
         return rc;

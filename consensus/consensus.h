@@ -22,6 +22,8 @@
  *   refers to are kept, so line 28 works however old the POL (a liveness fix found with
  *   tongban-sim seed 4, mix equivocate). An equivocator's second vote per (round, type)
  *   is now counted for its value, as in the paper. No API change.
+ * - 17:25 a proposal delivered again with valid = true upgrades an earlier valid = false
+ *   (valid(v) may depend on the driver's clock). No API change.
  */
 #ifndef CS_CONSENSUS_H
 #define CS_CONSENSUS_H
@@ -57,8 +59,9 @@ extern "C" {
 #define CS_ROUND_NONE UINT32_MAX /* "-1" of the paper: no locked/valid/POL round */
 #define CS_INDEX_NONE UINT32_MAX /* "this node is not a validator at this height" */
 
-#define CS_OUT_MAX 6u    /* messages in one update: <= 3 per round, <= 2 rounds per step */
-#define CS_TIMERS_MAX 6u /* timers in one update: same bound */
+/* One step emits at most one message and one timer of each kind; twice that as margin. */
+#define CS_OUT_MAX 6u
+#define CS_TIMERS_MAX 6u
 
 /* Timeout options are capped so that base + round * delta never overflows. */
 #define CS_TIMEOUT_MS_MAX (3600u * 1000u)
@@ -149,7 +152,10 @@ struct cs_start_height
     struct cs_validator_set validators;
 };
 
-/* A signature-checked proposal. valid is the driver's valid(v) (block checks incl. time). */
+/*
+ * A signature-checked proposal. valid is the driver's valid(v) (block checks incl. time);
+ * the same proposal delivered again with valid = true upgrades an earlier false.
+ */
 struct cs_proposal
 {
     uint64_t height;
@@ -353,7 +359,7 @@ struct cs_stats
 
 /* ------------------------------------------------------------------- core */
 
-/* Votes and the proposal kept for one round (internal; see vote_set.c). */
+/* Proposals and votes kept for one round (internal; see vote_set.c). */
 struct cs_round_slot;
 
 /*

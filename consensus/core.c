@@ -13,7 +13,9 @@
  * - after a decision the core waits in CS_STEP_COMMIT for the driver's START_HEIGHT
  *   (which carries the next validator set) instead of starting height h+1 itself;
  * - line 55 uses the highest round seen per sender: StartRound(R) with R the (f+1)-th
- *   largest, so skipping works even to rounds beyond the kept vote window.
+ *   largest, so skipping works even to rounds beyond the kept vote window;
+ * - as in the paper an equivocator counts for each value it signed, but the store keeps
+ *   at most two messages per (sender, round, type) (vote_set.c says which).
  */
 #include <string.h>
 

@@ -307,8 +307,15 @@ enum cs_add_result cs_proposal_set(struct cs_core *core, struct cs_round_slot *s
         cs_proposal_entry_set(first, proposal);
         return CS_ADD_NEW;
     }
-    if (cs_proposal_same(first, proposal) || cs_proposal_same(extra, proposal))
+    for (uint32_t i = 0; i < CS_PROPOSALS_KEPT; i++) {
+        if (!cs_proposal_same(&slot->proposals[i], proposal))
+            continue;
+        /* valid(v) may depend on the driver's clock (a block time briefly ahead): a
+         * later delivery judged valid upgrades it; validity never goes back. */
+        if (proposal->valid)
+            slot->proposals[i].valid = true;
         return CS_ADD_DUPLICATE;
+    }
     if (!extra->present || cs_proposal_support(core, slot, &proposal->block_id) >
                                cs_proposal_support(core, slot, &extra->block_id))
         cs_proposal_entry_set(extra, proposal);

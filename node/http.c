@@ -13,12 +13,17 @@
  * connection to attach a close callback to (counting, deferred replies) and a
  * per-connection deadline timer (slowloris: evhttp's own timeout restarts on every
  * byte, so a client dripping one byte per second would otherwise never be closed).
+ *
+ * TLS (http_server_set_tls) wraps each connection in bufferevent_openssl. This file
+ * never calls OpenSSL (that stays in crypto/): the caller's hooks create each SSL
+ * object and read the client certificate's key; libevent drives the handshake.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/http.h>
@@ -46,11 +52,13 @@
 
 _Static_assert(HTTP_SEGMENTS_MAX <= 255, "segment counts are stored in a uint8_t");
 
-struct http_route {
+struct http_route
+{
     unsigned methods;
-    char *pattern;           /* owned copy; segments point into it */
+    char *pattern; /* owned copy; segments point into it */
     uint8_t segments_count;
-    struct {
+    struct
+    {
         const char *text; /* literal text, or the parameter name for {name} */
         uint16_t len;
         bool param;
@@ -64,27 +72,38 @@ enum http_conn_state {
     HTTP_CONN_ACTIVE = 2,  /* counted, close callback installed */
 };
 
-struct http_conn {
+struct http_conn
+{
     struct http_server *srv;
     enum http_conn_state state;
     struct bufferevent *bev;
     struct evhttp_connection *evcon; /* NULL while pending */
     evutil_socket_t fd;
-    struct event ev; /* setup event while pending, then the request deadline */
+    struct event ev;       /* setup event while pending, then the request deadline */
+    struct event close_ev; /* EV_CLOSED watch while a request is deferred */
+    struct evbuffer_cb_entry *input_cb;
+    size_t head_bytes;    /* bytes of the request head received so far */
+    uint32_t line_len;    /* non-CR bytes since the last LF in the head */
+    bool in_body;         /* head complete; counting resumes at the next request */
+    bool overflowed;      /* head too large: 431 sent, input discarded, closing */
     struct http_req *req; /* the request being handled or deferred, if any */
     struct http_conn *prev, *next;
 };
 
-struct http_kv {
+struct http_kv
+{
     const char *key;
     const char *value;
 };
 
-struct http_req {
-    struct http_server *srv;            /* NULL once the server is freed */
-    struct evhttp_request *evreq;       /* NULL once libevent may have freed it */
-    struct http_conn *conn;             /* NULL once the connection closed */
-    struct evkeyvalq *reply_headers;    /* borrowed from evreq */
+struct http_req
+{
+    int peer_key_rc; /* TB_OK when peer_key holds the client's TLS key */
+    uint8_t peer_key[HTTP_PEER_KEY_BYTES];
+    struct http_server *srv;         /* NULL once the server is freed */
+    struct evhttp_request *evreq;    /* NULL once libevent may have freed it */
+    struct http_conn *conn;          /* NULL once the connection closed */
+    struct evkeyvalq *reply_headers; /* borrowed from evreq */
     enum http_method method;
     bool deferred;
     bool gone;
@@ -92,8 +111,8 @@ struct http_req {
     void *gone_arg;
     const uint8_t *body;
     size_t body_len;
-    char *path;       /* raw copy */
-    char *strings;    /* decoded parameter and query text */
+    char *path;    /* raw copy */
+    char *strings; /* decoded parameter and query text */
     uint32_t params_count;
     uint32_t query_count;
     struct http_kv params[HTTP_SEGMENTS_MAX];
@@ -101,7 +120,8 @@ struct http_req {
     struct http_req *prev, *next; /* srv->deferred list */
 };
 
-struct http_server {
+struct http_server
+{
     struct event_base *base;
     struct evhttp *evh;
     struct http_limits limits;
@@ -113,8 +133,10 @@ struct http_server {
     size_t by_fd_len;
     struct http_req *deferred;
     struct http_req *dispatching; /* request inside its handler call, if any */
-    bool dispatch_done;          /* it replied or deferred */
+    bool dispatch_done;           /* it replied or deferred */
     bool freeing;
+    bool tls; /* tls_ops are set: every connection is TLS */
+    struct http_tls_ops tls_ops;
     struct http_server_stats stats;
 };
 
@@ -125,13 +147,13 @@ void http_limits_default(struct http_limits *limits)
     TB_ASSERT(limits != NULL);
     memset(limits, 0, sizeof(*limits));
     limits->headers_bytes_max = 8192;
-    limits->body_bytes_max = 1024 * 1024;
+    limits->body_bytes_max = (size_t)1024 * 1024;
     limits->io_timeout_ms = 10000;
     limits->request_timeout_ms = 15000;
     limits->connections_max = 256;
     limits->query_params_max = 16;
     limits->query_bytes_max = 2048;
-    limits->json_bytes_max = 256 * 1024;
+    limits->json_bytes_max = (size_t)256 * 1024;
     limits->json_depth_max = 32;
 }
 
@@ -211,6 +233,8 @@ static void http_conn_unlink(struct http_conn *conn)
     event_del(&conn->ev);
 }
 
+static void http_conn_drop_stale(struct http_conn *old);
+
 static int http_conn_index(struct http_server *srv, struct http_conn *conn)
 {
     size_t fd = (size_t)conn->fd;
@@ -221,13 +245,15 @@ static int http_conn_index(struct http_server *srv, struct http_conn *conn)
         size_t len = srv->by_fd_len == 0 ? 64 : srv->by_fd_len;
         while (len <= fd)
             len *= 2;
-        struct http_conn **t = tb_realloc(srv->by_fd, len * sizeof(*t));
+        struct http_conn **t = tb_realloc(srv->by_fd, len * sizeof(struct http_conn *));
         if (t == NULL)
             return TB_ENOMEM;
-        memset(t + srv->by_fd_len, 0, (len - srv->by_fd_len) * sizeof(*t));
+        memset(t + srv->by_fd_len, 0, (len - srv->by_fd_len) * sizeof(struct http_conn *));
         srv->by_fd = t;
         srv->by_fd_len = len;
     }
+    if (srv->by_fd[fd] != NULL)
+        http_conn_drop_stale(srv->by_fd[fd]);
     TB_ASSERT(srv->by_fd[fd] == NULL);
     srv->by_fd[fd] = conn;
     return TB_OK;
@@ -275,6 +301,27 @@ static void http_req_detach(struct http_req *req)
         req->gone_cb(req, req->gone_arg);
 }
 
+/*
+ * Defensive: the descriptor came back from accept() while its old connection is still
+ * indexed, so libevent closed that one without calling our close callback (no such
+ * path is known in 2.1.12). None of its libevent objects may be touched any more.
+ */
+static void http_conn_drop_stale(struct http_conn *old)
+{
+    struct http_server *srv = old->srv;
+    TB_ASSERT(old->state == HTTP_CONN_ACTIVE);
+    TB_ASSERT(srv->stats.connections_open > 0);
+    srv->stats.connections_open--;
+    http_conn_unlink(old);
+    event_del(&old->close_ev);
+    struct http_req *req = old->req;
+    tb_free(old);
+    if (req != NULL) {
+        req->evreq = NULL; /* possibly freed: leaking beats touching it */
+        http_req_detach(req);
+    }
+}
+
 static void http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
 {
     struct http_conn *conn = arg;
@@ -284,6 +331,9 @@ static void http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
     TB_ASSERT(srv->stats.connections_open > 0);
     srv->stats.connections_open--;
     http_conn_unlink(conn);
+    event_del(&conn->close_ev);
+    if (conn->input_cb != NULL)
+        evbuffer_remove_cb_entry(bufferevent_get_input(conn->bev), conn->input_cb);
     struct http_req *req = conn->req;
     tb_free(conn);
     if (req != NULL) {
@@ -301,14 +351,17 @@ static void http_conn_refuse(struct http_conn *conn)
         "Connection: close\r\nContent-Length: 70\r\n\r\n"
         "{\"error\":{\"code\":\"overloaded\",\"message\":\"too many open connections\"}}\n";
     _Static_assert(sizeof("{\"error\":{\"code\":\"overloaded\",\"message\":\"too many open "
-                          "connections\"}}\n") - 1 == 70,
+                          "connections\"}}\n") -
+                           1 ==
+                       70,
                    "Content-Length must match the body");
     char sink[4096];
     conn->srv->stats.connections_refused++;
     /* A fresh socket's send buffer always takes 200 bytes; a short write just loses
      * the courtesy reply, the close is what matters. Reading what already arrived
      * makes the close a FIN rather than a reset that could discard the reply. */
-    if (send(conn->fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    if (!conn->srv->tls &&
+        send(conn->fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* nothing to do: the client sees a closed connection */
     }
     shutdown(conn->fd, SHUT_WR);
@@ -317,6 +370,99 @@ static void http_conn_refuse(struct http_conn *conn)
             break;
     }
     evhttp_connection_free(conn->evcon);
+}
+
+/* Scans new head bytes; returns true once the head is over the limit. */
+static bool http_head_scan(struct http_conn *conn, const uint8_t *p, size_t n)
+{
+    size_t max = conn->srv->limits.headers_bytes_max;
+    for (size_t i = 0; i < n && !conn->in_body; i++) {
+        if (++conn->head_bytes > max)
+            return true;
+        if (p[i] == '\n') {
+            /* A blank line after at least one non-blank line ends the head. */
+            conn->in_body = conn->line_len == 0 && conn->head_bytes > 2;
+            conn->line_len = 0;
+        } else if (p[i] != '\r') {
+            conn->line_len++;
+        }
+    }
+    return false;
+}
+
+/*
+ * Input buffer callback: runs as bytes arrive, before evhttp parses them. It counts
+ * the bytes of each request head so that an oversized head gets 431 (libevent 2.1.12
+ * would answer 400 as for a malformed header), and discards input after that.
+ */
+static void http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct http_conn *conn = arg;
+    static const char resp[] =
+        "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/json\r\n"
+        "Connection: close\r\nContent-Length: 74\r\n\r\n"
+        "{\"error\":{\"code\":\"headers_too_large\",\"message\":\"request head too large\"}}\n";
+    TB_ASSERT(conn->state == HTTP_CONN_ACTIVE);
+    if (info->n_added == 0 || (conn->in_body && !conn->overflowed))
+        return;
+    size_t len = evbuffer_get_length(buf);
+    if (conn->overflowed) {
+        evbuffer_drain(buf, len); /* re-enters with n_added == 0 */
+        return;
+    }
+    TB_ASSERT(info->n_added <= len);
+    if (conn->head_bytes == 0)
+        http_conn_arm(conn); /* a new head: the whole of it must arrive in time */
+    struct evbuffer_ptr pos;
+    struct evbuffer_iovec v[8];
+    size_t done = 0;
+    evbuffer_ptr_set(buf, &pos, len - info->n_added, EVBUFFER_PTR_SET);
+    while (done < info->n_added && !conn->in_body) {
+        int k = evbuffer_peek(buf, (ev_ssize_t)(info->n_added - done), &pos, v, 8);
+        TB_ASSERT(k > 0);
+        size_t step = 0;
+        for (int i = 0; i < k && i < 8 && done + step < info->n_added; i++) {
+            size_t n = v[i].iov_len;
+            if (n > info->n_added - done - step)
+                n = info->n_added - done - step;
+            if (http_head_scan(conn, v[i].iov_base, n)) {
+                conn->overflowed = true;
+                conn->srv->stats.requests_headers_too_large++;
+                /* evhttp is still reading, so its output is empty: nothing interleaves. */
+                /* Over TLS the close alone answers: raw bytes would break the record. */
+                if (!conn->srv->tls &&
+                    send(conn->fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                    /* the client sees the close alone */
+                }
+                shutdown(conn->fd, SHUT_WR);
+                evbuffer_drain(buf, len);
+                event_active(&conn->ev, EV_TIMEOUT, 0); /* frees the connection next */
+                return;
+            }
+            step += n;
+        }
+        done += step;
+        evbuffer_ptr_set(buf, &pos, step, EVBUFFER_PTR_ADD);
+    }
+}
+
+/*
+ * Watches a connection whose request is deferred (evhttp stops reading then, so it
+ * would not notice). A reset reports as readable, a FIN as EV_CLOSED; bytes waiting
+ * (a pipelined request) end the watch, since only evhttp may consume them.
+ */
+static void http_conn_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *conn = arg;
+    char byte;
+    TB_ASSERT(conn->state == HTTP_CONN_ACTIVE);
+    TB_ASSERT(conn->req != NULL && conn->req->deferred);
+    if (!(what & EV_CLOSED)) {
+        ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+            return; /* not closed; one-shot event, so the watch ends here */
+    }
+    evhttp_connection_free(conn->evcon); /* runs http_conn_close_cb: req becomes gone */
 }
 
 /* Runs once per connection just after evhttp set it up; see the file comment. */
@@ -353,8 +499,16 @@ static void http_conn_setup(struct http_conn *conn)
     conn->state = HTTP_CONN_ACTIVE;
     srv->stats.connections_open++;
     evhttp_connection_set_closecb(conn->evcon, http_conn_close_cb, conn);
-    bufferevent_decref(conn->bev);
-    http_conn_arm(conn);
+    event_assign(&conn->close_ev, srv->base, conn->fd, EV_READ | EV_CLOSED, http_conn_closed_cb,
+                 conn);
+    bufferevent_decref(conn->bev); /* evhttp's reference keeps it past our close callback */
+    conn->input_cb = evbuffer_add_cb(bufferevent_get_input(conn->bev), http_conn_input_cb, conn);
+    if (conn->input_cb == NULL) {
+        evhttp_connection_free(conn->evcon); /* out of memory: runs http_conn_close_cb */
+        return;
+    }
+    /* No deadline yet: evhttp's io timeout closes a silent connection; the request
+     * deadline starts with the first byte of a head (http_conn_input_cb). */
 }
 
 static void http_conn_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -367,18 +521,40 @@ static void http_conn_event_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     TB_ASSERT(conn->state == HTTP_CONN_ACTIVE);
-    TB_ASSERT(conn->req == NULL); /* the deadline is disarmed while a handler owns it */
-    conn->srv->stats.connections_timed_out++;
+    if (conn->req != NULL)
+        return; /* a handler owns the connection; the release re-arms the deadline */
+    if (!conn->overflowed)
+        conn->srv->stats.connections_timed_out++;
     evhttp_connection_free(conn->evcon); /* runs http_conn_close_cb, which frees conn */
+}
+
+/*
+ * A socket bufferevent, or a TLS one in server mode. NULL only when out of memory;
+ * evhttp then makes a plain one itself, which on a TLS port can only produce a garbled
+ * exchange without a client certificate, so handlers that check http_req_peer_key()
+ * still refuse it.
+ */
+static struct bufferevent *http_bev_new(struct http_server *srv, struct event_base *base)
+{
+    if (!srv->tls)
+        return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct ssl_st *ssl = srv->tls_ops.ssl_new(srv->tls_ops.ctx);
+    if (ssl == NULL)
+        return NULL;
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL)
+        srv->tls_ops.ssl_free(ssl, srv->tls_ops.ctx);
+    return bev;
 }
 
 static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
 {
     struct http_server *srv = arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = http_bev_new(srv, base);
     TB_ASSERT(srv->base == base);
     if (bev == NULL)
-        return NULL; /* evhttp then fails the connection itself */
+        return NULL; /* see http_bev_new */
     struct http_conn *conn = tb_calloc(1, sizeof(*conn));
     if (conn == NULL)
         return bev; /* untracked but served; only under memory exhaustion */
@@ -624,8 +800,7 @@ static int http_path_split(const char *path, const char **seg, size_t *len)
     }
 }
 
-static bool http_route_match(const struct http_route *r, const char **seg, const size_t *len,
-                             int n)
+static bool http_route_match(const struct http_route *r, const char **seg, const size_t *len, int n)
 {
     if (n != (int)r->segments_count)
         return false;
@@ -633,7 +808,8 @@ static bool http_route_match(const struct http_route *r, const char **seg, const
         if (r->segments[i].param) {
             if (len[i] == 0)
                 return false;
-        } else if (len[i] != r->segments[i].len || memcmp(seg[i], r->segments[i].text, len[i])) {
+        } else if (len[i] != r->segments[i].len ||
+                   memcmp(seg[i], r->segments[i].text, len[i]) != 0) {
             return false;
         }
     }
@@ -650,11 +826,12 @@ static unsigned http_route_allows(const struct http_route *r)
 
 static void http_allow_header(unsigned m, char *out, size_t size)
 {
-    static const struct {
+    static const struct
+    {
         unsigned bit;
         const char *name;
-    } names[] = {{HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"}, {HTTP_POST, "POST"},
-                 {HTTP_OPTIONS, "OPTIONS"}};
+    } names[] = {
+        {HTTP_GET, "GET"}, {HTTP_HEAD, "HEAD"}, {HTTP_POST, "POST"}, {HTTP_OPTIONS, "OPTIONS"}};
     size_t o = 0;
     TB_ASSERT(size >= 32);
     out[0] = '\0';
@@ -691,31 +868,39 @@ static int http_params_fill(struct http_req *req, const struct http_route *r, co
 
 static const char *http_reason(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    static const struct
+    {
+        int status;
+        const char *text;
+    } reasons[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {413, "Payload Too Large"},
+        {414, "URI Too Long"},
+        {415, "Unsupported Media Type"},
+        {422, "Unprocessable Content"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+    };
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+        if (reasons[i].status == status)
+            return reasons[i].text;
     }
+    return "Status";
 }
 
 /* Unlinks req from the server's bookkeeping and frees it; never touches libevent. */
@@ -738,7 +923,9 @@ static void http_req_release(struct http_req *req)
     if (req->conn != NULL) {
         TB_ASSERT(req->conn->req == req);
         req->conn->req = NULL;
-        http_conn_arm(req->conn); /* the next request on this connection has a deadline */
+        event_del(&req->conn->close_ev);
+        if (req->conn->head_bytes > 0 && !req->conn->in_body)
+            http_conn_arm(req->conn); /* a head began meanwhile: its deadline runs now */
     }
     tb_free(req->path);
     tb_free(req->strings);
@@ -761,22 +948,37 @@ static void http_reply_send(struct http_req *req, int status, struct evbuffer *b
         evbuffer_free(buf);
 }
 
-void http_reply_header(struct http_req *req, const char *name, const char *value)
+/* Sets a header whose name and value are known to be clean. */
+static int http_header_set(struct http_req *req, const char *name, const char *value)
 {
     TB_ASSERT(req != NULL);
     TB_ASSERT(name != NULL && value != NULL);
     if (req->reply_headers == NULL)
-        return;
-    for (const char *p = value; *p != '\0'; p++)
-        TB_ASSERT((unsigned char)*p >= 0x20 && *p != 0x7f); /* no header injection */
+        return TB_OK; /* gone: nothing will be sent */
     evhttp_remove_header(req->reply_headers, name);
-    if (evhttp_add_header(req->reply_headers, name, value) != 0) {
-        /* Out of memory: the reply goes out without this header. */
-    }
+    return evhttp_add_header(req->reply_headers, name, value) == 0 ? TB_OK : TB_ENOMEM;
 }
 
-void http_reply_bytes(struct http_req *req, int status, const char *content_type,
-                      const void *bytes, size_t len)
+int http_reply_header(struct http_req *req, const char *name, const char *value)
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(name != NULL && value != NULL);
+    /* Values may come from clients: refuse anything that could split the header. */
+    if (name[0] == '\0' || strlen(name) > 64 || strlen(value) > 1024)
+        return TB_EINVAL;
+    for (const char *p = name; *p != '\0'; p++) {
+        if (*p <= 0x20 || *p >= 0x7f || *p == ':')
+            return TB_EINVAL;
+    }
+    for (const char *p = value; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return TB_EINVAL;
+    }
+    return http_header_set(req, name, value);
+}
+
+void http_reply_bytes(struct http_req *req, int status, const char *content_type, const void *bytes,
+                      size_t len)
 {
     TB_ASSERT(req != NULL);
     TB_ASSERT(bytes != NULL || len == 0);
@@ -791,8 +993,11 @@ void http_reply_bytes(struct http_req *req, int status, const char *content_type
         http_reply_send(req, 500, NULL);
         return;
     }
-    if (content_type != NULL)
-        http_reply_header(req, "Content-Type", content_type);
+    if (content_type != NULL && http_header_set(req, "Content-Type", content_type) != TB_OK) {
+        evbuffer_free(buf);
+        http_reply_send(req, 503, NULL);
+        return;
+    }
     http_reply_send(req, status, buf);
 }
 
@@ -855,6 +1060,8 @@ void http_req_defer(struct http_req *req, http_gone_fn gone, void *arg)
     srv->deferred = req;
     srv->stats.requests_deferred++;
     srv->dispatch_done = true;
+    if (req->conn != NULL)
+        event_add(&req->conn->close_ev, NULL);
 }
 
 bool http_req_gone(const struct http_req *req)
@@ -967,11 +1174,13 @@ int http_body_json(struct http_req *req, json_t **out)
     *out = NULL;
     l = &req->srv->limits;
     if (!http_media_type_is(http_req_header(req, "Content-Type"), "application/json")) {
-        http_reply_error(req, 415, "unsupported_media_type", "Content-Type must be application/json");
+        http_reply_error(req, 415, "unsupported_media_type",
+                         "Content-Type must be application/json");
         return TB_EINVAL;
     }
     if (req->body_len > l->json_bytes_max) {
-        http_reply_error(req, 413, "too_large", "JSON body larger than %zu bytes", l->json_bytes_max);
+        http_reply_error(req, 413, "too_large", "JSON body larger than %zu bytes",
+                         l->json_bytes_max);
         return TB_ELIMIT;
     }
     if (memchr(req->body, 0, req->body_len) != NULL || !http_utf8_valid(req->body, req->body_len)) {
@@ -997,11 +1206,16 @@ int http_body_json(struct http_req *req, json_t **out)
 static enum http_method http_method_of(enum evhttp_cmd_type cmd)
 {
     switch (cmd) {
-    case EVHTTP_REQ_GET: return HTTP_GET;
-    case EVHTTP_REQ_POST: return HTTP_POST;
-    case EVHTTP_REQ_HEAD: return HTTP_HEAD;
-    case EVHTTP_REQ_OPTIONS: return HTTP_OPTIONS;
-    default: return 0; /* evhttp_set_allowed_methods keeps the rest out */
+    case EVHTTP_REQ_GET:
+        return HTTP_GET;
+    case EVHTTP_REQ_POST:
+        return HTTP_POST;
+    case EVHTTP_REQ_HEAD:
+        return HTTP_HEAD;
+    case EVHTTP_REQ_OPTIONS:
+        return HTTP_OPTIONS;
+    default:
+        return 0; /* evhttp_set_allowed_methods keeps the rest out */
     }
 }
 
@@ -1025,6 +1239,23 @@ static const struct http_route *http_route_find(struct http_server *srv, enum ht
     return NULL;
 }
 
+/* Copies the Ed25519 key of the client's TLS certificate; the handshake is complete
+ * once evhttp has a request, so the certificate is final. */
+static int http_peer_key_read(struct http_server *srv, struct evhttp_request *evreq,
+                              uint8_t out[HTTP_PEER_KEY_BYTES])
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
+    TB_ASSERT(out != NULL);
+    if (!srv->tls || evcon == NULL)
+        return TB_ENOTFOUND;
+    struct ssl_st *ssl = bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(evcon));
+    if (ssl == NULL)
+        return TB_ENOTFOUND; /* a plain connection made by evhttp after a failed ssl_new */
+    int rc = srv->tls_ops.peer_key(ssl, out, srv->tls_ops.ctx);
+    TB_ASSERT(rc == TB_OK || rc == TB_ENOTFOUND || rc == TB_EINVAL);
+    return rc;
+}
+
 static struct http_req *http_req_new(struct http_server *srv, struct evhttp_request *evreq,
                                      struct http_conn *conn)
 {
@@ -1040,6 +1271,7 @@ static struct http_req *http_req_new(struct http_server *srv, struct evhttp_requ
         req->conn = conn;
         conn->req = req;
     }
+    req->peer_key_rc = http_peer_key_read(srv, evreq, req->peer_key);
     struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
     req->body_len = evbuffer_get_length(in);
     TB_ASSERT(req->body_len <= srv->limits.body_bytes_max);
@@ -1053,8 +1285,8 @@ static struct http_req *http_req_new(struct http_server *srv, struct evhttp_requ
 static void http_dispatch(struct http_server *srv, struct http_req *req, const char *path,
                           const char *query)
 {
-    const char *seg[HTTP_SEGMENTS_MAX];
-    size_t len[HTTP_SEGMENTS_MAX];
+    const char *seg[HTTP_SEGMENTS_MAX] = {NULL};
+    size_t len[HTTP_SEGMENTS_MAX] = {0};
     unsigned allow = 0;
     char why[128];
     size_t plen = strlen(path), qlen = query != NULL ? strlen(query) : 0;
@@ -1072,7 +1304,9 @@ static void http_dispatch(struct http_server *srv, struct http_req *req, const c
     if (r == NULL) {
         char allow_text[64];
         http_allow_header(allow, allow_text, sizeof(allow_text));
-        http_reply_header(req, "Allow", allow_text);
+        if (http_header_set(req, "Allow", allow_text) != TB_OK) {
+            /* out of memory: the answer goes out without Allow */
+        }
         if (req->method == HTTP_OPTIONS) {
             http_reply_bytes(req, 204, NULL, NULL, 0);
             return;
@@ -1080,9 +1314,10 @@ static void http_dispatch(struct http_server *srv, struct http_req *req, const c
         http_reply_error(req, 405, "method_not_allowed", "method not allowed here");
         return;
     }
-    /* Parameter names come from the pattern (segments of at most 255 bytes), decoded
-     * values are never longer than the raw path, query text at most triples with NULs. */
-    size_t size = HTTP_SEGMENTS_MAX * 256 + plen + HTTP_SEGMENTS_MAX + 3 * (qlen + 1);
+    /* Parameter names come from the pattern, decoded values are never longer than the
+     * raw path, and decoded query text at most triples with its NULs. */
+    size_t names = strlen(r->pattern) + HTTP_SEGMENTS_MAX;
+    size_t size = names + plen + HTTP_SEGMENTS_MAX + 3 * (qlen + 1);
     req->path = tb_strdup(path);
     req->strings = tb_malloc(size);
     if (req->path == NULL || req->strings == NULL) {
@@ -1094,7 +1329,7 @@ static void http_dispatch(struct http_server *srv, struct http_req *req, const c
         http_reply_error(req, 400, "bad_path", "bad percent-encoding or characters in path");
         return;
     }
-    TB_ASSERT((size_t)(out - req->strings) <= HTTP_SEGMENTS_MAX * 256 + plen + HTTP_SEGMENTS_MAX);
+    TB_ASSERT((size_t)(out - req->strings) <= names + plen + HTTP_SEGMENTS_MAX);
     if (query != NULL && http_query_parse(req, query, out, why, sizeof(why)) != TB_OK) {
         http_reply_error(req, 400, "bad_query", "%s", why);
         return;
@@ -1114,12 +1349,14 @@ static void http_request_cb(struct evhttp_request *evreq, void *arg)
     TB_ASSERT(srv->dispatching == NULL); /* evhttp never nests request callbacks */
     srv->stats.requests++;
     struct http_conn *conn = http_conn_find(srv, evreq);
-    if (conn != NULL)
+    if (conn != NULL) {
         event_del(&conn->ev); /* the request arrived in time; the handler owns it now */
+        conn->head_bytes = 0; /* the next head on this connection is counted afresh */
+        conn->line_len = 0;
+        conn->in_body = false;
+    }
     struct http_req *req = http_req_new(srv, evreq, conn);
     if (req == NULL) {
-        if (conn != NULL)
-            http_conn_arm(conn);
         evhttp_send_error(evreq, 503, "Service Unavailable");
         return;
     }
@@ -1134,8 +1371,8 @@ static void http_request_cb(struct evhttp_request *evreq, void *arg)
 
 /* ---- server lifecycle ---- */
 
-int http_server_start(struct event_base *base, const char *listen,
-                      const struct http_limits *limits, struct http_server **out, char *errmsg)
+int http_server_start(struct event_base *base, const char *listen, const struct http_limits *limits,
+                      struct http_server **out, char *errmsg)
 {
     char host[128];
     uint16_t port = 0;
@@ -1152,6 +1389,11 @@ int http_server_start(struct event_base *base, const char *listen,
         rc = http_listen_parse(listen, host, sizeof(host), &port, errmsg);
     if (rc != TB_OK)
         return rc;
+    /* A client that disconnects mid-reply must not kill the process: TLS writes go
+     * through write(2) without MSG_NOSIGNAL. Only a default disposition is changed. */
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
     struct http_server *srv = tb_calloc(1, sizeof(*srv));
     if (srv == NULL)
         return tb_fail(errmsg, TB_ENOMEM, "http server: out of memory");
@@ -1190,6 +1432,25 @@ int http_server_start(struct event_base *base, const char *listen,
     TB_ASSERT(port == 0 || srv->port == port);
     *out = srv;
     return TB_OK;
+}
+
+void http_server_set_tls(struct http_server *srv, const struct http_tls_ops *ops)
+{
+    TB_ASSERT(srv != NULL);
+    TB_ASSERT(ops != NULL);
+    TB_ASSERT(ops->ssl_new != NULL && ops->ssl_free != NULL && ops->peer_key != NULL);
+    TB_ASSERT(srv->stats.connections_accepted == 0); /* before the first connection */
+    srv->tls_ops = *ops;
+    srv->tls = true;
+}
+
+int http_req_peer_key(const struct http_req *req, uint8_t out[HTTP_PEER_KEY_BYTES])
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(out != NULL);
+    if (req->peer_key_rc == TB_OK)
+        memcpy(out, req->peer_key, HTTP_PEER_KEY_BYTES);
+    return req->peer_key_rc;
 }
 
 uint16_t http_server_port(const struct http_server *srv)

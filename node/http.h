@@ -14,6 +14,12 @@
  * callback runs, and the late reply only frees the handle. Views returned by the
  * http_req_* getters (strings, body bytes) are borrowed: path and query values live as
  * long as the handle, header values and body bytes only until the handler returns.
+ *
+ * Answers that libevent 2.1.12 produces itself, before any handler, carry its own
+ * small HTML body rather than the JSON error shape: 413 (body over the limit), 400
+ * (unparsable request line or header) and 501 (methods outside enum http_method).
+ * Over TLS, the connection cap and the header limit close the connection without the
+ * canned 503/431 (raw bytes cannot go into a TLS stream).
  */
 #ifndef NODE_HTTP_H
 #define NODE_HTTP_H
@@ -47,26 +53,29 @@ enum http_method {
  * Every limit the server enforces. http_limits_default() fills the defaults named on
  * each field; a zero field passed to http_server_start() is an error, never "unlimited".
  */
-struct http_limits {
-    size_t headers_bytes_max;   /* request line + headers; default 8192 (413 past it) */
-    size_t body_bytes_max;      /* default 1 MiB (413 past it) */
-    uint32_t io_timeout_ms;     /* idle read/write gap before close; default 10000 */
-    uint32_t request_timeout_ms; /* a whole request must arrive in this; default 15000 */
-    uint32_t connections_max;   /* open connections; more get 503 and close; default 256 */
-    uint32_t query_params_max;  /* distinct query parameters; default 16 */
-    size_t query_bytes_max;     /* raw query string; default 2048 */
-    size_t json_bytes_max;      /* http_body_json() input bound; default 256 KiB */
-    size_t json_depth_max;      /* http_body_json() nesting bound; default 32 */
+struct http_limits
+{
+    size_t headers_bytes_max;    /* request line + headers; default 8192 (431 past it) */
+    size_t body_bytes_max;       /* default 1 MiB (413 past it) */
+    uint32_t io_timeout_ms;      /* idle read/write gap before close; default 10000 */
+    uint32_t request_timeout_ms; /* whole head+body from its first byte; default 15000 */
+    uint32_t connections_max;    /* open connections; more get 503 and close; default 256 */
+    uint32_t query_params_max;   /* distinct query parameters; default 16 */
+    size_t query_bytes_max;      /* raw query string; default 2048 */
+    size_t json_bytes_max;       /* http_body_json() input bound; default 256 KiB */
+    size_t json_depth_max;       /* http_body_json() nesting bound; default 32 */
 };
 
 /* Counters for tests, /metrics and the bench. */
-struct http_server_stats {
-    uint64_t connections_accepted; /* ever accepted, refused ones included */
-    uint64_t connections_refused;  /* refused at the connection cap */
-    uint64_t connections_timed_out; /* closed by request_timeout_ms */
-    uint32_t connections_open;     /* open now */
-    uint32_t requests_deferred;    /* deferred and not yet replied */
-    uint64_t requests;             /* requests that reached the router */
+struct http_server_stats
+{
+    uint64_t connections_accepted;       /* ever accepted, refused ones included */
+    uint64_t connections_refused;        /* refused at the connection cap */
+    uint64_t connections_timed_out;      /* closed by request_timeout_ms */
+    uint64_t requests_headers_too_large; /* answered 431 */
+    uint32_t connections_open;           /* open now */
+    uint32_t requests_deferred;          /* deferred and not yet replied */
+    uint64_t requests;                   /* requests that reached the router */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req, void *arg);
@@ -77,12 +86,13 @@ void http_limits_default(struct http_limits *limits);
 /*
  * Binds "HOST:PORT" ("127.0.0.1:0", "[::1]:8080") on the caller's base and starts
  * serving. Port 0 picks a free port; http_server_port() tells which. limits may be
- * NULL for the defaults. Errors: TB_EINVAL (bad listen string or limits), TB_EIO
- * (bind failed), TB_ENOMEM.
+ * NULL for the defaults. Sets SIGPIPE to ignored if it still has its default action (a
+ * client leaving mid-reply must not kill the process). Errors: TB_EINVAL (bad listen
+ * string or limits), TB_EIO (bind failed), TB_ENOMEM.
  */
 TB_MUST_CHECK int http_server_start(struct event_base *base, const char *listen,
-                                    const struct http_limits *limits,
-                                    struct http_server **out, char *errmsg);
+                                    const struct http_limits *limits, struct http_server **out,
+                                    char *errmsg);
 
 /* The bound TCP port (useful after port 0). */
 uint16_t http_server_port(const struct http_server *srv);
@@ -96,9 +106,8 @@ void http_server_stats_get(const struct http_server *srv, struct http_server_sta
  * also answers HEAD. The pattern is copied. Errors: TB_EINVAL (bad pattern, duplicate
  * pattern and method), TB_ELIMIT (too many routes), TB_ENOMEM.
  */
-TB_MUST_CHECK int http_server_route(struct http_server *srv, unsigned methods,
-                                    const char *pattern, http_handler_fn handler, void *arg,
-                                    char *errmsg);
+TB_MUST_CHECK int http_server_route(struct http_server *srv, unsigned methods, const char *pattern,
+                                    http_handler_fn handler, void *arg, char *errmsg);
 
 /*
  * Closes the listener and every connection. Deferred requests are detached first: their
@@ -107,13 +116,45 @@ TB_MUST_CHECK int http_server_route(struct http_server *srv, unsigned methods,
  */
 void http_server_free(struct http_server *srv);
 
+#define HTTP_PEER_KEY_BYTES 32 /* an Ed25519 public key */
+
+struct ssl_st; /* OpenSSL's SSL, opaque here: OpenSSL calls stay in crypto/ */
+
+/*
+ * TLS hooks, implemented with OpenSSL by the caller (crypto/ owns TLS policy:
+ * certificate, key, TLS 1.3, client certificate required). ssl_new makes a server-side
+ * SSL for one connection (NULL on failure); libevent owns it from then on. ssl_free is
+ * for an SSL that never got to libevent. peer_key copies the Ed25519 key of the
+ * client's certificate: TB_OK, TB_ENOTFOUND (none) or TB_EINVAL (not Ed25519).
+ */
+struct http_tls_ops
+{
+    struct ssl_st *(*ssl_new)(void *ctx);
+    void (*ssl_free)(struct ssl_st *ssl, void *ctx);
+    int (*peer_key)(struct ssl_st *ssl, uint8_t out[HTTP_PEER_KEY_BYTES], void *ctx);
+    void *ctx; /* must outlive the server */
+};
+
+/*
+ * Serves TLS on every connection from now on (ops copied). Call before the loop runs.
+ * The server authenticates nobody itself: handlers read the client certificate's key
+ * with http_req_peer_key() and pin it against the member list.
+ */
+void http_server_set_tls(struct http_server *srv, const struct http_tls_ops *ops);
+
 /* Request view. */
 enum http_method http_req_method(const struct http_req *req);
-const char *http_req_path(const struct http_req *req);                      /* raw path */
-const char *http_req_param(const struct http_req *req, const char *name);   /* {name} */
-const char *http_req_query(const struct http_req *req, const char *name);   /* decoded */
-const char *http_req_header(const struct http_req *req, const char *name);  /* or NULL */
+const char *http_req_path(const struct http_req *req);                     /* raw path */
+const char *http_req_param(const struct http_req *req, const char *name);  /* {name} */
+const char *http_req_query(const struct http_req *req, const char *name);  /* decoded */
+const char *http_req_header(const struct http_req *req, const char *name); /* or NULL */
 struct tb_bytes http_req_body(const struct http_req *req);
+
+/*
+ * The Ed25519 public key of the client's TLS certificate, copied into out. Errors:
+ * TB_ENOTFOUND (plain HTTP or no client certificate), TB_EINVAL (not an Ed25519 key).
+ */
+TB_MUST_CHECK int http_req_peer_key(const struct http_req *req, uint8_t out[HTTP_PEER_KEY_BYTES]);
 
 /*
  * Parses the body as strict JSON: Content-Type must be application/json, the body
@@ -127,14 +168,23 @@ TB_MUST_CHECK int http_body_json(struct http_req *req, json_t **out);
 /* Checks that a POST body is application/json or application/msgpack; replies 415 if not. */
 TB_MUST_CHECK int http_body_type_check(struct http_req *req);
 
-/* Keeps the request open after the handler returns; reply later on the same loop. */
+/*
+ * Keeps the request open after the handler returns; reply later on the same loop. No
+ * timeout applies while deferred: the owner must reply eventually (or at shutdown). A
+ * client that closes, resets or half-closes its connection meanwhile makes the request
+ * gone and runs gone(req, arg) (gone may be NULL).
+ */
 void http_req_defer(struct http_req *req, http_gone_fn gone, void *arg);
 
 /* True once the client disconnected or the server shut down; a reply only frees. */
 bool http_req_gone(const struct http_req *req);
 
-/* Adds a response header (copied). Names and values must be printable ASCII. */
-void http_reply_header(struct http_req *req, const char *name, const char *value);
+/*
+ * Sets a response header (copied) for the coming reply. The name must be a token of at
+ * most 64 bytes, the value at most 1024 bytes without control characters, so that a
+ * value taken from a client cannot split the response. Errors: TB_EINVAL, TB_ENOMEM.
+ */
+TB_MUST_CHECK int http_reply_header(struct http_req *req, const char *name, const char *value);
 
 /*
  * Replies and frees req. json: the value is serialised compactly (reference stolen, so
@@ -143,8 +193,8 @@ void http_reply_header(struct http_req *req, const char *name, const char *value
  */
 void http_reply_json(struct http_req *req, int status, json_t *json);
 void http_reply_json_text(struct http_req *req, int status, const char *text);
-void http_reply_bytes(struct http_req *req, int status, const char *content_type,
-                      const void *bytes, size_t len);
+void http_reply_bytes(struct http_req *req, int status, const char *content_type, const void *bytes,
+                      size_t len);
 
 /* {"error": {"code": code, "message": formatted}} with the given 4xx/5xx status. */
 void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)

@@ -108,8 +108,8 @@ static void ledger_status_put(uint8_t *p, uint8_t state, uint64_t a, uint64_t b,
     ledger_be64_put(p + 18, t);
 }
 
-static int ledger_status_get(const uint8_t *p, size_t len, uint8_t *state, uint64_t *a,
-                             uint64_t *b, uint64_t *t)
+static int ledger_status_get(const uint8_t *p, size_t len, uint8_t *state, uint64_t *a, uint64_t *b,
+                             uint64_t *t)
 {
     if (len < LEDGER_STATUS_BYTES || p[0] != LEDGER_ENTRY_VERSION)
         return TB_EIO;
@@ -204,8 +204,8 @@ out:
 
 static int ledger_ag_decode(const uint8_t *p, size_t len, struct ledger_ag *out, char *errmsg)
 {
-    int rv = ledger_status_get(p, len, &out->state, &out->registered_height,
-                               &out->retired_height, &out->not_after);
+    int rv = ledger_status_get(p, len, &out->state, &out->registered_height, &out->retired_height,
+                               &out->not_after);
     if (rv != TB_OK)
         return tb_fail(errmsg, TB_EIO, "agency entry: corrupt status (%zu bytes)", len);
     out->body = ledger_bytes(p + LEDGER_STATUS_BYTES, len - LEDGER_STATUS_BYTES);
@@ -235,9 +235,9 @@ int ledger_ag_put(struct ledger *l, struct store_txn *txn, struct tb_bytes publi
 {
     uint8_t head[LEDGER_STATUS_BYTES];
     TB_ASSERT(ag->body.len > 0 && ag->body.len <= WIRE_TX_BYTES_MAX);
-    /* ag->body may point into l->agency_buf; value_buf is a different buffer. */
-    TB_ASSERT(ag->body.ptr < l->value_buf.data ||
-              ag->body.ptr >= l->value_buf.data + l->value_buf.cap);
+    /* ag->body may point into l->agency_buf (a retire), never into value_buf, which is
+     * reset below. */
+    TB_ASSERT(l->value_buf.data == NULL || ag->body.ptr != l->value_buf.data + LEDGER_STATUS_BYTES);
     ledger_status_put(head, ag->state, ag->registered_height, ag->retired_height, ag->not_after);
     tb_buf_reset(&l->value_buf);
     int rv = tb_buf_append(&l->value_buf, head, sizeof(head));
@@ -291,16 +291,21 @@ static int ledger_validators_init(struct ledger *l, char *errmsg)
     return TB_OK;
 }
 
-/* First open: chain id, height-0 state, parent time, in one committed transaction. */
-static int ledger_store_init(struct ledger *l, char *errmsg)
+/*
+ * First open: chain id (unless another component already wrote it: with_chain false),
+ * height-0 state and parent time, in one committed transaction.
+ */
+static int ledger_store_init(struct ledger *l, bool with_chain, char *errmsg)
 {
     struct store_txn *txn = NULL;
     struct store_state st = {.height = 0, .log_size = 0};
     cr_log_empty_root(l->suite, st.log_root);
+    TB_ASSERT(st.height == 0);
     int rv = store_begin_write(l->store, &txn, errmsg);
     if (rv != TB_OK)
         return rv;
-    rv = store_chain_put(txn, l->chain_id, l->suite, errmsg);
+    if (with_chain)
+        rv = store_chain_put(txn, l->chain_id, l->suite, errmsg);
     if (rv == TB_OK)
         rv = store_state_put(txn, &st, errmsg);
     if (rv == TB_OK)
@@ -320,10 +325,12 @@ static int ledger_store_check(struct ledger *l, char *errmsg)
     int rv = store_begin_read(l->store, &txn, errmsg);
     if (rv != TB_OK)
         return rv;
+    struct store_state st;
     rv = store_chain_get(txn, chain_id, &suite, errmsg);
+    int state_rv = rv == TB_OK ? store_state_get(txn, &st, l->errmsg) : TB_ENOTFOUND;
     store_abort(txn);
     if (rv == TB_ENOTFOUND)
-        return ledger_store_init(l, errmsg);
+        return ledger_store_init(l, true, errmsg);
     if (rv != TB_OK)
         return rv;
     if (suite != l->suite || memcmp(chain_id, l->chain_id, WIRE_HASH_BYTES) != 0) {
@@ -335,6 +342,11 @@ static int ledger_store_check(struct ledger *l, char *errmsg)
                        "(%s)",
                        have, cr_suite_name(suite), want, cr_suite_name(l->suite));
     }
+    /* The chain written by someone else (an init step) but no state yet: height 0. */
+    if (state_rv == TB_ENOTFOUND)
+        return ledger_store_init(l, false, errmsg);
+    if (state_rv != TB_OK)
+        return tb_fail(errmsg, state_rv, "state: %s", l->errmsg);
     return TB_OK;
 }
 
@@ -390,6 +402,8 @@ void ledger_close(struct ledger *l)
         return;
     for (size_t i = 0; i < l->validator_count; i++)
         cr_key_free(l->validators[i].key);
+    for (size_t i = 0; i < LEDGER_KEY_CACHE_SIZE; i++)
+        cr_key_free(l->key_cache[i].key);
     cr_smt_release(&l->smt);
     tb_buf_release(&l->sign_input);
     tb_buf_release(&l->agency_buf);
@@ -415,6 +429,16 @@ void ledger_validator_set_hash(const struct ledger *l, uint8_t out[WIRE_HASH_BYT
 size_t ledger_validator_count(const struct ledger *l)
 {
     return l->validator_count;
+}
+
+const struct cfg_member *ledger_validator(const struct ledger *l, size_t index,
+                                          uint8_t key_id[WIRE_HASH_BYTES])
+{
+    TB_ASSERT(index < l->validator_count);
+    TB_ASSERT(l->validators[index].member != NULL);
+    if (key_id != NULL)
+        memcpy(key_id, l->validators[index].key_id, WIRE_HASH_BYTES);
+    return l->validators[index].member;
 }
 
 /* ------------------------------------------------------------------- queries */
@@ -538,8 +562,7 @@ struct ledger_subject_scan
     size_t count;
 };
 
-static int ledger_subject_visit(void *arg, struct tb_bytes key, struct tb_bytes value,
-                                char *errmsg)
+static int ledger_subject_visit(void *arg, struct tb_bytes key, struct tb_bytes value, char *errmsg)
 {
     struct ledger_subject_scan *sc = arg;
     (void)value;
@@ -572,7 +595,9 @@ int ledger_subject_records(struct ledger *l, struct store_txn *txn,
         return tb_fail(errmsg, TB_EINVAL, "after: record type empty or too long");
     struct ledger_subject_scan sc = {.out = out};
     struct store_visitor vis = {.arg = &sc, .visit = ledger_subject_visit};
-    struct tb_bytes after_bytes = store_key_bytes(&after_key);
+    struct tb_bytes after_bytes = {NULL, 0};
+    if (after != NULL)
+        after_bytes = store_key_bytes(&after_key);
     uint32_t visited = 0;
     int rv = store_scan(txn, STORE_DB_BY_SUBJECT, store_key_bytes(&prefix),
                         after != NULL ? &after_bytes : NULL, (uint32_t)count_max, &vis, &visited,

@@ -18,9 +18,11 @@
  *   - a record is expired when expires_at != 0 and expires_at <= t of the latest block;
  *   - the parent time of height 1 is the genesis created_at * 1000.
  *
- * Validator set. The set is the genesis members (member.change is refused for now), sorted
- * by key id H(node key) as DESIGN 4 orders proposers. Its hash, which every header
- * carries, is H("tongban/validators/v1\0" || key_id_0 || key_id_1 || ...) in that order
+ * Validator set. The set is the genesis members, sorted by key id H(node key) as DESIGN 4
+ * orders proposers (a member.change is checked, its body and a quorum of more than two
+ * thirds of the node keys, and then refused: applying it is not implemented yet). Its
+ * hash, which every header carries, is
+ *   H("tongban/validators/v1\0" || key_id_0 || key_id_1 || ...) in that order
  * (fixed-size ids: the concatenation is unambiguous). The header's proposer_index must be
  * below the set size; which index is right for a round is the consensus core's check
  * (the round is not in the header).
@@ -31,7 +33,9 @@
  * caller must abort that transaction (it holds half a block). The ledger keeps no state
  * of its own between calls beyond the genesis-derived keys, so an abort needs no reload.
  *
- * Storage layouts of the ledger (values in store databases; u64 big-endian):
+ * Storage layouts of the ledger (values in store databases; u64 big-endian). The "ledger/"
+ * entries in meta stand in for databases store.h does not have yet (records by id, agency
+ * keys by key id, the latest block time); they move when the store grows them:
  *   agencies  public key -> 1(version) || state(1) || registered_height u64 ||
  *             retired_height u64 || not_after u64 || agency.register body bytes
  *   meta      "ledger/r" || record id -> 1(version) || state(1) || issued_height u64 ||
@@ -68,7 +72,7 @@
 extern "C" {
 #endif
 
-#define LEDGER_FUTURE_ALLOWANCE_S 300u /* how far ahead of the block a signed time may be */
+#define LEDGER_FUTURE_ALLOWANCE_S 300u   /* how far ahead of the block a signed time may be */
 #define LEDGER_BLOCK_OVERHEAD_BYTES 320u /* header plus block framing, an upper bound */
 #define LEDGER_QUERY_MAX 1000u           /* entries per query page */
 
@@ -76,24 +80,24 @@ _Static_assert(LEDGER_BLOCK_OVERHEAD_BYTES < WIRE_BLOCK_BYTES_MAX, "a block fits
 
 /* Why a tx or block was refused; ledger_code_name gives the machine code for the API. */
 enum ledger_code {
-    LEDGER_OK = 0,            /* "ok" */
-    LEDGER_MALFORMED,         /* "malformed": not canonical bytes, bad field values */
-    LEDGER_BAD_SIGNATURE,     /* "bad_signature": does not verify (or another chain's) */
-    LEDGER_UNKNOWN_AGENCY,    /* "unknown_agency": the signing key is no registered agency */
-    LEDGER_NOT_AUTHORISED,    /* "not_authorised": a key that may not sign this */
-    LEDGER_WRONG_TYPE,        /* "wrong_type": the agency is not registered for the type */
-    LEDGER_UNKNOWN_TYPE,      /* "unknown_type": the type is not in the genesis */
-    LEDGER_REPLAY,            /* "replay": already committed (or earlier in this block) */
-    LEDGER_EXPIRED_KEY,       /* "expired_key": the agency key's not_after has passed */
-    LEDGER_RETIRED_KEY,       /* "retired_key": the agency key was retired */
-    LEDGER_UNKNOWN_RECORD,    /* "unknown_record" */
-    LEDGER_ALREADY_REVOKED,   /* "already_revoked" */
+    LEDGER_OK = 0,             /* "ok" */
+    LEDGER_MALFORMED,          /* "malformed": not canonical bytes, bad field values */
+    LEDGER_BAD_SIGNATURE,      /* "bad_signature": does not verify (or another chain's) */
+    LEDGER_UNKNOWN_AGENCY,     /* "unknown_agency": the signing key is no registered agency */
+    LEDGER_NOT_AUTHORISED,     /* "not_authorised": a key that may not sign this */
+    LEDGER_WRONG_TYPE,         /* "wrong_type": the agency is not registered for the type */
+    LEDGER_UNKNOWN_TYPE,       /* "unknown_type": the type is not in the genesis */
+    LEDGER_REPLAY,             /* "replay": already committed (or earlier in this block) */
+    LEDGER_EXPIRED_KEY,        /* "expired_key": the agency key's not_after has passed */
+    LEDGER_RETIRED_KEY,        /* "retired_key": the agency key was retired */
+    LEDGER_UNKNOWN_RECORD,     /* "unknown_record" */
+    LEDGER_ALREADY_REVOKED,    /* "already_revoked" */
     LEDGER_ALREADY_REGISTERED, /* "already_registered": that public key is registered */
-    LEDGER_BAD_TIME,          /* "bad_time": a time too far after the block, or inverted */
-    LEDGER_UNSUPPORTED,       /* "unsupported": member.change (not implemented yet) */
-    LEDGER_BAD_HEADER,        /* "bad_header": height, prev hash, chain, time, set, proposer */
-    LEDGER_BAD_ROOTS,         /* "bad_roots": log size, log root or state root differ */
-    LEDGER_INTERNAL,          /* "internal": storage or memory failure, not the input's fault */
+    LEDGER_BAD_TIME,           /* "bad_time": a time too far after the block, or inverted */
+    LEDGER_UNSUPPORTED,        /* "unsupported": a valid member.change (not applied yet) */
+    LEDGER_BAD_HEADER,         /* "bad_header": height, prev hash, chain, time, set, proposer */
+    LEDGER_BAD_ROOTS,          /* "bad_roots": log size, log root or state root differ */
+    LEDGER_INTERNAL,           /* "internal": storage or memory failure, not the input's fault */
     LEDGER_CODE_COUNT
 };
 
@@ -105,10 +109,10 @@ struct ledger_verdict
 {
     enum ledger_code code;
     char message[TB_ERRMSG_SIZE];
-    bool has_tx;       /* tx_id and kind are set (the envelope decoded) */
+    bool has_tx; /* tx_id and kind are set (the envelope decoded) */
     uint8_t tx_id[WIRE_HASH_BYTES];
     uint8_t kind;
-    bool has_index;    /* index is set: the tx's position in the block or candidate list */
+    bool has_index; /* index is set: the tx's position in the block or candidate list */
     size_t index;
 };
 
@@ -130,11 +134,16 @@ enum cr_suite ledger_suite(const struct ledger *l);
 void ledger_chain_id(const struct ledger *l, uint8_t out[WIRE_HASH_BYTES]);
 void ledger_validator_set_hash(const struct ledger *l, uint8_t out[WIRE_HASH_BYTES]);
 size_t ledger_validator_count(const struct ledger *l);
+/* Validator `index` (< ledger_validator_count) in set order: its member (borrowed from the
+ * genesis) and, when key_id != NULL, its key id. The driver uses this order for proposers
+ * and certificate indexes. */
+const struct cfg_member *ledger_validator(const struct ledger *l, size_t index,
+                                          uint8_t key_id[WIRE_HASH_BYTES]);
 
 /*
  * Admission check of one envelope against the state txn sees, judged at block_time_ms.
  * Returns TB_OK when the tx is acceptable, otherwise a code matching the verdict:
- * TB_EMALFORMED / TB_ELIMIT (malformed), TB_EBADSIG, TB_EAUTH (unknown agency, not
+ * TB_EMALFORMED (malformed, limits included), TB_EBADSIG, TB_EAUTH (unknown agency, not
  * authorised, wrong or unknown type, expired or retired key), TB_EEXIST (replay, already
  * registered or revoked), TB_ENOTFOUND (unknown record), TB_EINVAL (bad time, unsupported),
  * and for LEDGER_INTERNAL the store's TB_EIO / TB_ENOSPC or TB_ENOMEM. verdict is filled
@@ -222,8 +231,9 @@ struct ledger_record
  * TB_ELIMIT (envelope too small), TB_ENOMEM.
  */
 TB_MUST_CHECK int ledger_record_get(struct ledger *l, struct store_txn *txn,
-                                    const uint8_t record_id[WIRE_HASH_BYTES], struct ledger_record *out,
-                                    struct tb_buf *envelope, char *errmsg);
+                                    const uint8_t record_id[WIRE_HASH_BYTES],
+                                    struct ledger_record *out, struct tb_buf *envelope,
+                                    char *errmsg);
 
 struct ledger_subject_entry
 {
@@ -232,7 +242,8 @@ struct ledger_subject_entry
 };
 
 /*
- * Records of a subject (type == NULL: all types), in (type, record id) order, at most
+ * Records of a subject (type == NULL: all types), in the by_subject key order (a type's
+ * length byte, then its bytes, then the record id: shorter type names first), at most
  * count_max (1..LEDGER_QUERY_MAX) into out, after the entry *after (NULL: from the
  * start; pass the last one returned to page on). TB_EINVAL, TB_EIO.
  */
@@ -256,8 +267,9 @@ struct ledger_agency
 };
 
 /* One agency by public key. TB_ENOTFOUND, TB_EIO. */
-TB_MUST_CHECK int ledger_agency_get(struct ledger *l, struct store_txn *txn, struct tb_bytes public_key,
-                                    struct ledger_agency *out, char *errmsg);
+TB_MUST_CHECK int ledger_agency_get(struct ledger *l, struct store_txn *txn,
+                                    struct tb_bytes public_key, struct ledger_agency *out,
+                                    char *errmsg);
 
 /*
  * Agencies in public-key order after the key *after (NULL: from the start), at most

@@ -53,14 +53,11 @@ int ledger_internal(struct ledger_verdict *v, int rv, const char *what, const ch
 {
     TB_ASSERT(rv < 0);
     v->code = LEDGER_INTERNAL;
-    snprintf(v->message, sizeof(v->message), "%s: %s", what, errmsg);
+    size_t n = strnlen(errmsg, sizeof(v->message) - 1);
+    memcpy(v->message, errmsg, n);
+    v->message[n] = '\0';
+    tb_errmsg_wrapf(v->message, "%s", what);
     return rv;
-}
-
-static bool ledger_eq(struct tb_bytes b, const char *s)
-{
-    size_t n = strlen(s);
-    return b.len == n && (n == 0 || memcmp(b.ptr, s, n) == 0);
 }
 
 static bool ledger_bytes_eq(struct tb_bytes a, struct tb_bytes b)
@@ -83,6 +80,43 @@ static int ledger_one_sig(const struct wire_tx *tx, struct ledger_verdict *v)
     return TB_OK;
 }
 
+/*
+ * The key object of an agency public key, from the cache or parsed and cached (evicting the
+ * least recently used). *key is NULL when the bytes are no valid key (refused at
+ * registration, so only a corrupt store gets here). TB_ENOMEM.
+ */
+static int ledger_agency_key(struct ledger *l, struct tb_bytes pub, struct cr_key **key)
+{
+    TB_ASSERT(pub.len > 0 && pub.len <= CR_PUBKEY_MAX);
+    struct ledger_cached_key *victim = &l->key_cache[0];
+    *key = NULL;
+    l->key_cache_clock++;
+    for (size_t i = 0; i < LEDGER_KEY_CACHE_SIZE; i++) {
+        struct ledger_cached_key *c = &l->key_cache[i];
+        if (c->pub_len == pub.len && memcmp(c->pub, pub.ptr, pub.len) == 0) {
+            c->used = l->key_cache_clock;
+            *key = c->key;
+            return TB_OK;
+        }
+        if (c->used < victim->used)
+            victim = c;
+    }
+    struct cr_key *k = NULL;
+    int rv = cr_key_from_public(l->suite, pub.ptr, pub.len, &k);
+    if (rv == TB_ENOMEM)
+        return rv;
+    if (rv != TB_OK)
+        return TB_OK; /* not a key: the signature cannot verify */
+    cr_key_free(victim->key);
+    memcpy(victim->pub, pub.ptr, pub.len);
+    victim->pub_len = pub.len;
+    victim->key = k;
+    victim->used = l->key_cache_clock;
+    TB_ASSERT(victim->key != NULL);
+    *key = k;
+    return TB_OK;
+}
+
 /* Verifies tx's only signature with key (a kept node key) or pub (an agency key). */
 static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_key *key,
                          struct tb_bytes pub, struct ledger_verdict *v)
@@ -94,11 +128,15 @@ static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_k
     if (rv != TB_OK)
         return ledger_internal(v, rv, "signature input", tb_strerror(rv));
     const struct wire_tx_sig *s = &tx->sigs[0];
+    if (key == NULL) {
+        rv = ledger_agency_key(l, pub, &key);
+        if (rv != TB_OK)
+            return ledger_internal(v, rv, "agency key", tb_strerror(rv));
+    }
     if (key != NULL)
         rv = cr_verify(key, l->sign_input.data, l->sign_input.len, s->sig.ptr, s->sig.len);
     else
-        rv = cr_verify_public(l->suite, pub.ptr, pub.len, l->sign_input.data, l->sign_input.len,
-                              s->sig.ptr, s->sig.len);
+        rv = TB_EBADSIG;
     if (rv == TB_EBADSIG)
         return ledger_refuse(v, LEDGER_BAD_SIGNATURE,
                              "%s: the signature does not verify over this chain's sign input",
@@ -117,10 +155,9 @@ static size_t ledger_pub_len(enum cr_suite suite)
  * The agency key behind the tx's only signature: its public key (into pub) and entry,
  * usable at the block time (registered, not retired, not expired).
  */
-static int ledger_signing_agency(struct ledger *l, struct store_txn *txn,
-                                 const struct wire_tx *tx, uint64_t block_time_ms,
-                                 uint8_t pub[CR_PUBKEY_MAX], struct ledger_ag *ag,
-                                 struct ledger_verdict *v)
+static int ledger_signing_agency(struct ledger *l, struct store_txn *txn, const struct wire_tx *tx,
+                                 uint64_t block_time_ms, uint8_t pub[CR_PUBKEY_MAX],
+                                 struct ledger_ag *ag, struct ledger_verdict *v)
 {
     uint8_t key[LEDGER_META_PREFIX_BYTES + WIRE_HASH_BYTES];
     struct tb_bytes kb = {key, sizeof(key)};
@@ -195,7 +232,8 @@ static int ledger_check_issue(struct ledger *l, struct store_txn *txn, struct le
         return ledger_refuse(v, LEDGER_UNKNOWN_TYPE, "record type %.*s is not in the genesis",
                              (int)b->type.len, (const char *)b->type.ptr);
     if (b->expires_at != 0 && b->expires_at <= b->issued_at)
-        return ledger_refuse(v, LEDGER_BAD_TIME, "expires_at %" PRIu64 " is not after issued_at %" PRIu64,
+        return ledger_refuse(v, LEDGER_BAD_TIME,
+                             "expires_at %" PRIu64 " is not after issued_at %" PRIu64,
                              b->expires_at, b->issued_at);
     if (!ledger_time_ok(b->issued_at, block_time_ms))
         return ledger_refuse(v, LEDGER_BAD_TIME, "issued_at %" PRIu64 " is after the block time",
@@ -205,12 +243,11 @@ static int ledger_check_issue(struct ledger *l, struct store_txn *txn, struct le
         return rv;
     const struct wire_agency_register *r = &ag.reg.u.reg;
     if (!ledger_bytes_eq(r->city, b->city) || !ledger_bytes_eq(r->agency, b->agency))
-        return ledger_refuse(v, LEDGER_NOT_AUTHORISED,
-                             "the key belongs to %.*s/%.*s, the record is for %.*s/%.*s",
-                             (int)r->city.len, (const char *)r->city.ptr, (int)r->agency.len,
-                             (const char *)r->agency.ptr, (int)b->city.len,
-                             (const char *)b->city.ptr, (int)b->agency.len,
-                             (const char *)b->agency.ptr);
+        return ledger_refuse(
+            v, LEDGER_NOT_AUTHORISED, "the key belongs to %.*s/%.*s, the record is for %.*s/%.*s",
+            (int)r->city.len, (const char *)r->city.ptr, (int)r->agency.len,
+            (const char *)r->agency.ptr, (int)b->city.len, (const char *)b->city.ptr,
+            (int)b->agency.len, (const char *)b->agency.ptr);
     bool typed = false;
     for (size_t i = 0; i < r->type_count && !typed; i++)
         typed = ledger_bytes_eq(r->types[i], b->type);
@@ -221,14 +258,19 @@ static int ledger_check_issue(struct ledger *l, struct store_txn *txn, struct le
     return ledger_verify(l, &ctx->tx, NULL, pb, v);
 }
 
-/* Revoke and audit: the record must exist; the signer must be an agency of (city, agency). */
-static int ledger_check_record_tx(struct ledger *l, struct store_txn *txn,
-                                  struct ledger_txctx *ctx, const uint8_t record_id[WIRE_HASH_BYTES],
-                                  struct tb_bytes city, struct tb_bytes agency, uint64_t at_s,
-                                  uint64_t block_time_ms, struct ledger_verdict *v)
+/*
+ * Revoke and audit: the record must exist (and, for a revoke, still be valid); the signer
+ * must be an active agency key of (city, agency), or of the record's issuing city and
+ * agency when city is NULL (a revoke: the issuer, not another agency of the same city).
+ */
+static int ledger_check_record_tx(struct ledger *l, struct store_txn *txn, struct ledger_txctx *ctx,
+                                  const uint8_t record_id[WIRE_HASH_BYTES],
+                                  const struct tb_bytes *city, const struct tb_bytes *agency,
+                                  uint64_t at_s, uint64_t block_time_ms, struct ledger_verdict *v)
 {
     uint8_t pub[CR_PUBKEY_MAX];
     struct ledger_ag ag;
+    TB_ASSERT((city == NULL) == (agency == NULL));
     int rv = ledger_rec_get(l, txn, record_id, &ctx->rec, l->errmsg);
     if (rv == TB_ENOTFOUND)
         return ledger_refuse(v, LEDGER_UNKNOWN_RECORD, "no committed record with that id");
@@ -242,14 +284,19 @@ static int ledger_check_record_tx(struct ledger *l, struct store_txn *txn,
     rv = ledger_signing_agency(l, txn, &ctx->tx, block_time_ms, pub, &ag, v);
     if (rv != TB_OK)
         return rv;
+    struct tb_bytes want_city = {(const uint8_t *)ctx->rec.city, strlen(ctx->rec.city)};
+    struct tb_bytes want_agency = {(const uint8_t *)ctx->rec.agency, strlen(ctx->rec.agency)};
+    if (city != NULL) {
+        want_city = *city;
+        want_agency = *agency;
+    }
     const struct wire_agency_register *r = &ag.reg.u.reg;
-    if (!ledger_bytes_eq(r->city, city) || !ledger_bytes_eq(r->agency, agency))
-        return ledger_refuse(v, LEDGER_NOT_AUTHORISED,
-                             "the key belongs to %.*s/%.*s, the %s needs %.*s/%.*s",
-                             (int)r->city.len, (const char *)r->city.ptr, (int)r->agency.len,
-                             (const char *)r->agency.ptr, wire_kind_name(ctx->tx.kind),
-                             (int)city.len, (const char *)city.ptr, (int)agency.len,
-                             (const char *)agency.ptr);
+    if (!ledger_bytes_eq(r->city, want_city) || !ledger_bytes_eq(r->agency, want_agency))
+        return ledger_refuse(
+            v, LEDGER_NOT_AUTHORISED, "the key belongs to %.*s/%.*s, the %s needs %.*s/%.*s",
+            (int)r->city.len, (const char *)r->city.ptr, (int)r->agency.len,
+            (const char *)r->agency.ptr, wire_kind_name(ctx->tx.kind), (int)want_city.len,
+            (const char *)want_city.ptr, (int)want_agency.len, (const char *)want_agency.ptr);
     struct tb_bytes pb = {pub, ledger_pub_len(l->suite)};
     return ledger_verify(l, &ctx->tx, NULL, pb, v);
 }
@@ -258,16 +305,7 @@ static int ledger_check_revoke(struct ledger *l, struct store_txn *txn, struct l
                                uint64_t block_time_ms, struct ledger_verdict *v)
 {
     const struct wire_record_revoke *b = &ctx->body.u.revoke;
-    struct ledger_rec rec;
-    /* The signer must be of the ISSUING city and agency: read them first. */
-    int rv = ledger_rec_get(l, txn, b->record_id, &rec, l->errmsg);
-    if (rv == TB_ENOTFOUND)
-        return ledger_refuse(v, LEDGER_UNKNOWN_RECORD, "no committed record with that id");
-    if (rv != TB_OK)
-        return ledger_internal(v, rv, "record entry", l->errmsg);
-    struct tb_bytes city = {(const uint8_t *)rec.city, strlen(rec.city)};
-    struct tb_bytes agency = {(const uint8_t *)rec.agency, strlen(rec.agency)};
-    return ledger_check_record_tx(l, txn, ctx, b->record_id, city, agency, b->revoked_at,
+    return ledger_check_record_tx(l, txn, ctx, b->record_id, NULL, NULL, b->revoked_at,
                                   block_time_ms, v);
 }
 
@@ -278,13 +316,12 @@ static int ledger_check_audit(struct ledger *l, struct store_txn *txn, struct le
     /* NEEDSWORK(issue 6, consent): check the consent token behind consent_id (signer is an
      * agency of the record's city, subject and type match, grantee is the requester, not
      * expired, within its limits). Until then any active agency key may log an access. */
-    return ledger_check_record_tx(l, txn, ctx, b->record_id, b->requester_city,
-                                  b->requester_agency, b->at, block_time_ms, v);
+    return ledger_check_record_tx(l, txn, ctx, b->record_id, &b->requester_city,
+                                  &b->requester_agency, b->at, block_time_ms, v);
 }
 
-static int ledger_check_register(struct ledger *l, struct store_txn *txn,
-                                 struct ledger_txctx *ctx, uint64_t block_time_ms,
-                                 struct ledger_verdict *v)
+static int ledger_check_register(struct ledger *l, struct store_txn *txn, struct ledger_txctx *ctx,
+                                 uint64_t block_time_ms, struct ledger_verdict *v)
 {
     const struct wire_agency_register *b = &ctx->body.u.reg;
     struct cr_key *node_key = NULL, *agency_key = NULL;
@@ -335,6 +372,78 @@ static int ledger_check_retire(struct ledger *l, struct store_txn *txn, struct l
     return ledger_verify(l, &ctx->tx, node_key, (struct tb_bytes){NULL, 0}, v);
 }
 
+/* The body of a member.change against the genesis set (the only set there is so far). */
+static int ledger_check_member_body(struct ledger *l, const struct wire_member_change *b,
+                                    uint64_t height, struct ledger_verdict *v)
+{
+    char c[WIRE_CITY_BYTES_MAX + 1];
+    struct cr_key *k = NULL;
+    ledger_cstr(c, sizeof(c), b->city);
+    const struct cfg_member *m = cfg_genesis_member_by_city(l->genesis, c);
+    if (b->action == WIRE_MEMBER_ADD && m != NULL)
+        return ledger_refuse(v, LEDGER_MALFORMED, "city %s is already a member", c);
+    if (b->action != WIRE_MEMBER_ADD && m == NULL)
+        return ledger_refuse(v, LEDGER_MALFORMED, "city %s is not a member", c);
+    if (cr_key_from_public(l->suite, b->node_key.ptr, b->node_key.len, &k) != TB_OK)
+        return ledger_refuse(v, LEDGER_MALFORMED, "node_key is not a valid %s public key",
+                             cr_suite_name(l->suite));
+    cr_key_free(k);
+    if (b->action != WIRE_MEMBER_REMOVE &&
+        cfg_genesis_member_by_key(l->genesis, b->node_key.ptr, b->node_key.len) != NULL)
+        return ledger_refuse(v, LEDGER_MALFORMED, "node_key is already a member's key");
+    if (b->effective_height <= height)
+        return ledger_refuse(v, LEDGER_BAD_TIME,
+                             "effective_height %" PRIu64 " is not after height %" PRIu64,
+                             b->effective_height, height);
+    return TB_OK;
+}
+
+/*
+ * member.change: the body is checked and the signatures must come from more than two
+ * thirds of the members' node keys (distinct: wire refuses repeated key ids), each one
+ * verifying; then it is refused, because applying it is not implemented.
+ */
+static int ledger_check_member(struct ledger *l, struct store_txn *txn, struct ledger_txctx *ctx,
+                               struct ledger_verdict *v)
+{
+    struct store_state st;
+    int rv = store_state_get(txn, &st, l->errmsg);
+    if (rv != TB_OK)
+        return ledger_internal(v, rv, "state", l->errmsg);
+    rv = ledger_check_member_body(l, &ctx->body.u.member, st.height, v);
+    if (rv != TB_OK)
+        return rv;
+    const struct wire_tx *tx = &ctx->tx;
+    TB_ASSERT(tx->sig_count <= WIRE_TX_SIGS_MAX);
+    for (size_t i = 0; i < tx->sig_count; i++) {
+        const struct ledger_validator *val = NULL;
+        for (size_t j = 0; j < l->validator_count && val == NULL; j++)
+            if (memcmp(l->validators[j].key_id, tx->sigs[i].key_id, WIRE_HASH_BYTES) == 0)
+                val = &l->validators[j];
+        if (val == NULL)
+            return ledger_refuse(v, LEDGER_NOT_AUTHORISED,
+                                 "member.change signature %zu is not by a member's node key", i);
+        /* ledger_verify checks sigs[0]: hand it a one-signature view of this one. */
+        struct wire_tx one = *tx;
+        one.sigs[0] = tx->sigs[i];
+        one.sig_count = 1;
+        rv = ledger_verify(l, &one, val->key, (struct tb_bytes){NULL, 0}, v);
+        if (rv != TB_OK)
+            return rv;
+    }
+    if (3 * tx->sig_count <= 2 * l->validator_count)
+        return ledger_refuse(v, LEDGER_NOT_AUTHORISED,
+                             "member.change needs more than two thirds of %zu members, got %zu",
+                             l->validator_count, tx->sig_count);
+    /* NEEDSWORK(issue 4, member.change): apply it: the validator set changes at
+     * effective_height (and with it validator_set_hash and the proposer order). Until then
+     * a valid change is refused rather than half-applied. */
+    return ledger_refuse(
+        v, LEDGER_UNSUPPORTED,
+        "member.change is not supported yet (its body and %zu signatures are valid)",
+        tx->sig_count);
+}
+
 static int ledger_check_body(struct ledger *l, struct store_txn *txn, struct ledger_txctx *ctx,
                              uint64_t block_time_ms, struct ledger_verdict *v)
 {
@@ -350,9 +459,7 @@ static int ledger_check_body(struct ledger *l, struct store_txn *txn, struct led
     case WIRE_KIND_ACCESS_AUDIT:
         return ledger_check_audit(l, txn, ctx, block_time_ms, v);
     case WIRE_KIND_MEMBER_CHANGE:
-        /* NEEDSWORK(issue 4, member.change): quorum of node keys and the validator set
-         * change at effective_height are not implemented; refuse rather than half-apply. */
-        return ledger_refuse(v, LEDGER_UNSUPPORTED, "member.change is not supported yet");
+        return ledger_check_member(l, txn, ctx, v);
     }
     TB_UNREACHABLE();
 }

@@ -7,5 +7,5 @@ tb_warnings(tb_http CONVERSION)
 
 add_library(tb_peer STATIC ${CMAKE_CURRENT_LIST_DIR}/peer.c)
 target_include_directories(tb_peer PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(tb_peer PUBLIC tb_base PRIVATE PkgConfig::LIBEVENT PkgConfig::CURL)
+target_link_libraries(tb_peer PUBLIC tb_base PRIVATE tb_crypto PkgConfig::LIBEVENT PkgConfig::CURL)
 tb_warnings(tb_peer CONVERSION)

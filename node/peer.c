@@ -21,9 +21,11 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "cr_hash.h"
 #include "tb_alloc.h"
 #include "tb_assert.h"
 #include "tb_buf.h"
+#include "tb_hex.h"
 
 #define PEER_HEADERS_MAX 32
 #define PEER_ATTEMPTS_MAX 16
@@ -35,14 +37,16 @@ enum peer_req_state {
     PEER_REQ_WAITING = 2, /* backing off before the next attempt */
 };
 
-struct peer_sock {
+struct peer_sock
+{
     struct peer_client *client;
     curl_socket_t fd;
     struct event ev;
     struct peer_sock *prev, *next;
 };
 
-struct peer_req {
+struct peer_req
+{
     struct peer_client *client;
     enum peer_req_state state;
     CURL *easy;
@@ -51,27 +55,34 @@ struct peer_req {
     size_t body_len;
     struct tb_buf resp;
     int write_rc;       /* why the write callback refused data, else TB_OK */
+    bool sock_failed;   /* its socket could not be watched (out of memory) */
     bool retry_allowed; /* method and policy permit another attempt */
     struct peer_retry retry;
     uint32_t attempts;
     struct event retry_ev;
     char errbuf[CURL_ERROR_SIZE];
+    char pin[80]; /* "sha256//" + base64 of the pinned key's SPKI hash, or "" */
     peer_done_fn cb;
     void *arg;
     struct peer_req *prev, *next;
 };
 
-struct peer_client {
+struct peer_client
+{
     struct event_base *base;
     CURLM *multi;
     struct event timer;
-    struct peer_options options;
+    struct peer_options options; /* the PEM pointers point at the copies below */
+    char *cert_pem;
+    char *key_pem;
     struct peer_req *reqs;
     struct peer_sock *socks;
     uint32_t pending;
     uint64_t rng;
     bool closing;
     bool in_callback;
+    bool sock_failed;            /* some request has sock_failed set */
+    char errmsg[TB_ERRMSG_SIZE]; /* why the last peer_request() was refused */
 };
 
 static int peer_global_users;
@@ -109,11 +120,12 @@ static void peer_sock_event_cb(evutil_socket_t fd, short kind, void *arg)
 {
     struct peer_client *c = arg;
     int running = 0;
-    int action = ((kind & EV_READ) ? CURL_CSELECT_IN : 0) | ((kind & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    int action =
+        ((kind & EV_READ) ? CURL_CSELECT_IN : 0) | ((kind & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     TB_ASSERT(c->multi != NULL);
     TB_ASSERT(!c->in_callback);
-    CURLMcode mc = curl_multi_socket_action(c->multi, fd, action, &running);
-    TB_ASSERT(mc == CURLM_OK); /* only fails on misuse of the multi API */
+    /* An error here (out of memory) surfaces as failed transfers in peer_check_done. */
+    (void)curl_multi_socket_action(c->multi, fd, action, &running);
     peer_check_done(c);
 }
 
@@ -124,8 +136,7 @@ static void peer_timer_event_cb(evutil_socket_t fd, short kind, void *arg)
     (void)fd;
     (void)kind;
     TB_ASSERT(!c->in_callback);
-    CURLMcode mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    TB_ASSERT(mc == CURLM_OK);
+    (void)curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     peer_check_done(c);
 }
 
@@ -139,8 +150,8 @@ static int peer_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
         return 0;
     }
     struct timeval tv;
-    peer_timeval(timeout_ms > (long)PEER_TIMEOUT_MAX_MS ? PEER_TIMEOUT_MAX_MS : (uint32_t)timeout_ms,
-                 &tv);
+    peer_timeval(
+        timeout_ms > (long)PEER_TIMEOUT_MAX_MS ? PEER_TIMEOUT_MAX_MS : (uint32_t)timeout_ms, &tv);
     evtimer_add(&c->timer, &tv);
     return 0;
 }
@@ -172,8 +183,17 @@ static int peer_curl_sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp
     }
     if (s == NULL) {
         s = tb_calloc(1, sizeof(*s));
-        if (s == NULL)
-            return -1; /* libcurl fails the transfer with CURLE_ABORTED_BY_CALLBACK */
+        if (s == NULL) {
+            /* Unwatched, the transfer would stall: peer_check_done fails it instead.
+             * (Returning -1 would abort libcurl's whole socket_action call.) */
+            struct peer_req *r = NULL;
+            curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+            if (r != NULL) {
+                r->sock_failed = true;
+                c->sock_failed = true;
+            }
+            return 0;
+        }
         s->client = c;
         s->fd = fd;
         s->next = c->socks;
@@ -344,6 +364,18 @@ static void peer_check_done(struct peer_client *c)
         TB_ASSERT(r != NULL && r->easy == msg->easy_handle);
         peer_finish(r, msg->data.result);
     }
+    /* Transfers whose socket could not be watched; each pass frees one, so restart. */
+    while (c->sock_failed) {
+        c->sock_failed = false;
+        for (struct peer_req *r = c->reqs; r != NULL; r = r->next) {
+            if (r->sock_failed && r->state == PEER_REQ_RUNNING) {
+                r->write_rc = TB_ENOMEM;
+                c->sock_failed = true;
+                peer_finish(r, CURLE_OUT_OF_MEMORY); /* never retried */
+                break;
+            }
+        }
+    }
 }
 
 /* ---- public API ---- */
@@ -361,6 +393,8 @@ int peer_client_new(struct event_base *base, const struct peer_options *options,
         peer_options_default(&o);
     if (o.response_bytes_max == 0 || o.connect_timeout_ms == 0 || o.connections_max == 0)
         return tb_fail(errmsg, TB_EINVAL, "peer client: limits must be positive");
+    if ((o.tls_cert_pem == NULL) != (o.tls_key_pem == NULL))
+        return tb_fail(errmsg, TB_EINVAL, "peer client: TLS certificate and key go together");
     if (peer_global_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return tb_fail(errmsg, TB_EIO, "peer client: curl_global_init failed");
     peer_global_users++;
@@ -372,6 +406,17 @@ int peer_client_new(struct event_base *base, const struct peer_options *options,
     }
     c->base = base;
     c->options = o;
+    c->options.tls_cert_pem = c->options.tls_key_pem = NULL;
+    if (o.tls_cert_pem != NULL && o.tls_key_pem != NULL) {
+        c->cert_pem = tb_strdup(o.tls_cert_pem);
+        c->key_pem = tb_strdup(o.tls_key_pem);
+        if (c->cert_pem == NULL || c->key_pem == NULL) {
+            peer_client_free(c);
+            return tb_fail(errmsg, TB_ENOMEM, "peer client: out of memory");
+        }
+        c->options.tls_cert_pem = c->cert_pem;
+        c->options.tls_key_pem = c->key_pem;
+    }
     c->rng = o.jitter_seed;
     if (c->rng == 0 && getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng))
         c->rng = (uint64_t)(uintptr_t)c; /* jitter needs variety, not secrecy */
@@ -412,10 +457,20 @@ void peer_client_free(struct peer_client *c)
     while (c->socks != NULL)
         peer_sock_free(c, c->socks);
     evtimer_del(&c->timer);
+    tb_free(c->cert_pem);
+    if (c->key_pem != NULL)
+        tb_wipe(c->key_pem, strlen(c->key_pem));
+    tb_free(c->key_pem);
     tb_free(c);
     TB_ASSERT(peer_global_users > 0);
     if (--peer_global_users == 0)
         curl_global_cleanup();
+}
+
+const char *peer_client_errmsg(const struct peer_client *c)
+{
+    TB_ASSERT(c != NULL);
+    return c->errmsg;
 }
 
 uint32_t peer_client_pending(const struct peer_client *c)
@@ -491,6 +546,29 @@ static int peer_req_options(struct peer_req *r, const char *url, uint32_t timeou
     cc |= curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     cc |= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
     cc |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    if (c->options.tls_cert_pem != NULL) {
+        /* CURL_BLOB_COPY: libcurl keeps its own copies of the PEM text. */
+        struct curl_blob cert = {.data = (void *)c->options.tls_cert_pem,
+                                 .len = strlen(c->options.tls_cert_pem),
+                                 .flags = CURL_BLOB_COPY};
+        struct curl_blob key = {.data = (void *)c->options.tls_key_pem,
+                                .len = strlen(c->options.tls_key_pem),
+                                .flags = CURL_BLOB_COPY};
+        cc |= curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+        cc |= curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+        cc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+        cc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (r->pin[0] != '\0') {
+        /* Members use self-signed certificates: the pin is the whole check. */
+        cc |= curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, r->pin);
+        cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else {
+        cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+    cc |= curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
     return cc == CURLE_OK ? TB_OK : TB_EINVAL;
 }
 
@@ -505,34 +583,58 @@ static int peer_args_check(const char *url, uint32_t timeout_ms, const struct pe
         snprintf(why, why_size, "timeout must be in [1, %u] ms", PEER_TIMEOUT_MAX_MS);
         return TB_EINVAL;
     }
-    if (retry != NULL && (retry->attempts_max == 0 || retry->attempts_max > PEER_ATTEMPTS_MAX ||
-                          retry->delay_max_ms > PEER_DELAY_MAX_MS ||
-                          retry->delay_base_ms > retry->delay_max_ms)) {
+    if (retry != NULL &&
+        (retry->attempts_max == 0 || retry->attempts_max > PEER_ATTEMPTS_MAX ||
+         retry->delay_max_ms > PEER_DELAY_MAX_MS || retry->delay_base_ms > retry->delay_max_ms)) {
         snprintf(why, why_size, "bad retry policy");
         return TB_EINVAL;
     }
     return TB_OK;
 }
 
-int peer_request(struct peer_client *c, const char *method, const char *url,
-                 const char *const *headers, const void *body, size_t len, uint32_t timeout_ms,
-                 const struct peer_retry *retry, peer_done_fn callback, void *arg)
+/*
+ * libcurl's pin format: "sha256//" + base64(SHA-256(SubjectPublicKeyInfo DER)). An
+ * Ed25519 SPKI is a fixed 12-byte prefix (RFC 8410) followed by the 32-byte key.
+ */
+static void peer_pin_format(const uint8_t key[PEER_PIN_BYTES], char out[80])
+{
+    static const uint8_t prefix[12] = {0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+                                       0x2b, 0x65, 0x70, 0x03, 0x21, 0x00};
+    uint8_t spki[sizeof(prefix) + PEER_PIN_BYTES];
+    uint8_t digest[CR_HASH_BYTES];
+    _Static_assert(CR_HASH_BYTES == 32, "SHA-256 pins");
+    _Static_assert(8 + TB_BASE64_ENCODED_SIZE(CR_HASH_BYTES) <= 80, "pin buffer size");
+    memcpy(spki, prefix, sizeof(prefix));
+    memcpy(spki + sizeof(prefix), key, PEER_PIN_BYTES);
+    cr_hash(CR_SUITE_ED25519_SHA256, spki, sizeof(spki), digest); /* suite 1 hashes with SHA-256 */
+    char b64[TB_BASE64_ENCODED_SIZE(CR_HASH_BYTES)];
+    tb_base64_encode(digest, sizeof(digest), b64);
+    int n = snprintf(out, 80, "sha256//%s", b64);
+    TB_ASSERT(n == 8 + 44);
+}
+
+static int peer_request_impl(struct peer_client *c, const uint8_t *pin, const char *method,
+                             const char *url, const char *const *headers, const void *body,
+                             size_t len, uint32_t timeout_ms, const struct peer_retry *retry,
+                             peer_done_fn callback, void *arg)
 {
     char why[128] = "";
     TB_ASSERT(c != NULL);
     TB_ASSERT(method != NULL && url != NULL && callback != NULL);
     TB_ASSERT(body != NULL || len == 0);
     if (c->closing)
-        return TB_ESTATE;
+        return tb_fail(c->errmsg, TB_ESTATE, "peer request: client is shutting down");
     int rc = peer_args_check(url, timeout_ms, retry, why, sizeof(why));
     if (rc != TB_OK)
-        return rc;
+        return tb_fail(c->errmsg, rc, "peer request: %s", why);
     struct peer_req *r = tb_calloc(1, sizeof(*r));
     if (r == NULL)
-        return TB_ENOMEM;
+        return tb_fail(c->errmsg, TB_ENOMEM, "peer request: out of memory");
     r->client = c;
     r->cb = callback;
     r->arg = arg;
+    if (pin != NULL)
+        peer_pin_format(pin, r->pin);
     r->attempts = 1;
     r->state = PEER_REQ_WAITING;
     r->retry.attempts_max = 1;
@@ -560,8 +662,29 @@ int peer_request(struct peer_client *c, const char *method, const char *url,
     if (rc != TB_OK) {
         r->cb = NULL;
         peer_req_unlink_free(r); /* no callback: the caller sees the error now */
-        return rc;
+        return tb_fail(c->errmsg, rc, "peer request %s %s: %s", method, url,
+                       why[0] != '\0' ? why : tb_strerror(rc));
     }
     r->state = PEER_REQ_RUNNING;
     return TB_OK;
+}
+
+int peer_request(struct peer_client *c, const char *method, const char *url,
+                 const char *const *headers, const void *body, size_t len, uint32_t timeout_ms,
+                 const struct peer_retry *retry, peer_done_fn callback, void *arg)
+{
+    return peer_request_impl(c, NULL, method, url, headers, body, len, timeout_ms, retry, callback,
+                             arg);
+}
+
+int peer_request_pinned(struct peer_client *c, const uint8_t pin[PEER_PIN_BYTES],
+                        const char *method, const char *url, const char *const *headers,
+                        const void *body, size_t len, uint32_t timeout_ms,
+                        const struct peer_retry *retry, peer_done_fn callback, void *arg)
+{
+    TB_ASSERT(pin != NULL);
+    if (strncmp(url, "https://", 8) != 0) /* a pin over plain HTTP would protect nothing */
+        return tb_fail(c->errmsg, TB_EINVAL, "peer request: a pinned url must be https://");
+    return peer_request_impl(c, pin, method, url, headers, body, len, timeout_ms, retry, callback,
+                             arg);
 }

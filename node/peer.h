@@ -5,7 +5,9 @@
  * node/peer.c is the only file that includes curl/curl.h. It never blocks, never
  * follows redirects, speaks only http and https, and never invokes a callback twice:
  * each accepted request gets exactly one callback, a "cancelled" one at the latest when
- * the client is freed.
+ * the client is freed. https is TLS 1.3 only: peer_request() checks the server against
+ * the system CAs and its host name; peer_request_pinned() checks its key instead (how
+ * members' self-signed certificates are trusted).
  *
  * Lifetimes: everything passed to peer_request() is copied before it returns. The
  * struct peer_result handed to a callback, and the bytes it points to, are borrowed
@@ -28,15 +30,21 @@ struct event_base;
 struct peer_client;
 
 /* Client-wide settings; peer_options_default() fills the defaults named here. */
-struct peer_options {
+struct peer_options
+{
     size_t response_bytes_max;   /* larger responses fail with TB_ELIMIT; default 4 MiB */
     uint32_t connect_timeout_ms; /* default 3000; capped by each request's timeout */
     uint32_t connections_max;    /* cached keep-alive connections; default 64 */
     uint64_t jitter_seed;        /* 0: seeded from getrandom() */
+    const char *tls_cert_pem;    /* client certificate for https peers (PEM, copied), or NULL */
+    const char *tls_key_pem;     /* its private key (PEM, copied, wiped at free), or NULL */
 };
 
+#define PEER_PIN_BYTES 32 /* an Ed25519 public key */
+
 /* Retry policy for one request; NULL means a single attempt. */
-struct peer_retry {
+struct peer_retry
+{
     uint32_t attempts_max;  /* total attempts, first included; 1 means no retry */
     uint32_t delay_base_ms; /* first backoff; doubles per attempt */
     uint32_t delay_max_ms;  /* cap on one backoff */
@@ -44,14 +52,15 @@ struct peer_retry {
 };
 
 /* What a callback learns; rc is TB_OK when an HTTP status arrived, whatever it is. */
-struct peer_result {
-    int rc;               /* TB_OK, TB_EIO (network), TB_ELIMIT (too large), TB_ESTATE */
-    bool cancelled;       /* the client was freed first (rc TB_ESTATE) */
-    long status;          /* HTTP status, 0 when none arrived */
-    const uint8_t *body;  /* response body, borrowed */
+struct peer_result
+{
+    int rc;              /* TB_OK, TB_EIO (network), TB_ELIMIT (too large), TB_ESTATE */
+    bool cancelled;      /* the client was freed first (rc TB_ESTATE) */
+    long status;         /* HTTP status, 0 when none arrived */
+    const uint8_t *body; /* response body, borrowed */
     size_t body_len;
-    const char *error;    /* human-readable reason when rc != TB_OK, else "" */
-    uint32_t attempts;    /* attempts made */
+    const char *error; /* human-readable reason when rc != TB_OK, else "" */
+    uint32_t attempts; /* attempts made */
 };
 
 typedef void (*peer_done_fn)(const struct peer_result *result, void *arg);
@@ -79,13 +88,29 @@ void peer_client_free(struct peer_client *client);
  * Retries (with retry != NULL) happen on connection failures, timeouts and 502/503/504,
  * after an exponential backoff with jitter, for GET/HEAD/OPTIONS, and for POST only
  * with non_idempotent set. The callback runs later from the event loop, never from
- * inside this call. Errors (no callback then): TB_EINVAL, TB_ENOMEM, TB_ESTATE (client
- * shutting down).
+ * inside this call. Errors (no callback then, details in peer_client_errmsg()):
+ * TB_EINVAL, TB_ENOMEM, TB_ESTATE (client shutting down).
  */
 TB_MUST_CHECK int peer_request(struct peer_client *client, const char *method, const char *url,
                                const char *const *headers, const void *body, size_t len,
                                uint32_t timeout_ms, const struct peer_retry *retry,
                                peer_done_fn callback, void *arg);
+
+/*
+ * peer_request() for an https:// peer whose TLS key is pinned: the connection is used
+ * only if the server certificate's key is exactly pin (an Ed25519 public key); no CA or
+ * host name is checked, the pin replaces them. The client certificate from
+ * peer_options, if any, is presented. Errors as peer_request(); a pin mismatch or a
+ * refused client certificate reaches the callback as TB_EIO.
+ */
+TB_MUST_CHECK int peer_request_pinned(struct peer_client *client, const uint8_t pin[PEER_PIN_BYTES],
+                                      const char *method, const char *url,
+                                      const char *const *headers, const void *body, size_t len,
+                                      uint32_t timeout_ms, const struct peer_retry *retry,
+                                      peer_done_fn callback, void *arg);
+
+/* Why the last peer_request() or peer_request_pinned() returned an error. */
+const char *peer_client_errmsg(const struct peer_client *client);
 
 /* Requests accepted and not yet called back. */
 uint32_t peer_client_pending(const struct peer_client *client);

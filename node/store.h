@@ -11,8 +11,9 @@
  * half-applied block can never be committed. Read transactions are short, see one
  * snapshot, may be used from any thread (MDB_NOTLS) but by one thread at a time, and must
  * not be held for long: a reader pins old pages, which then cannot be reused.
- * At most one write transaction is open per store; opening a second one in the same
- * thread is a programmer error (it would deadlock inside LMDB) and asserts.
+ * At most one write transaction is open per store, and it stays in the thread that began
+ * it (LMDB's rule); opening a second one in the same thread is a programmer error (it
+ * would deadlock inside LMDB) and asserts.
  *
  * Ownership. Getters COPY OUT into the caller's tb_buf or fixed arrays: LMDB values live
  * in the memory map only until the transaction ends, and never leave this module. Views
@@ -143,7 +144,7 @@ struct store_stat
     uint64_t used_bytes; /* pages in use up to the high-water mark, times the page size */
     uint64_t file_bytes; /* size of data.mdb on disk */
     uint32_t page_bytes;
-    uint32_t readers_used;              /* reader slots in use, stale ones included */
+    uint32_t readers_used;              /* reader slots ever taken (high-water mark) */
     uint32_t readers_reclaimed_at_open; /* stale slots mdb_reader_check freed at open */
     uint64_t entries[STORE_DB_COUNT];
 };

@@ -47,7 +47,8 @@ static const char *const store_db_names[STORE_DB_COUNT] = {
     [STORE_DB_EVIDENCE] = "evidence",
 };
 
-struct store {
+struct store
+{
     MDB_env *env;
     MDB_dbi dbi[STORE_DB_COUNT];
     uint64_t map_bytes;
@@ -59,7 +60,8 @@ struct store {
     uint64_t fault_commits;
 };
 
-struct store_txn {
+struct store_txn
+{
     struct store *store;
     MDB_txn *txn;
     bool write;
@@ -155,6 +157,12 @@ static int store_env_open(struct store *s, const char *dir, char *errmsg)
         return store_mdb_fail(s, rc, errmsg, "reader check '%s'", dir);
     TB_ASSERT(dead >= 0);
     s->readers_reclaimed_at_open = (uint32_t)dead;
+    /* An existing file larger than the map asked for keeps its size: report the real one. */
+    MDB_envinfo info;
+    rc = mdb_env_info(s->env, &info);
+    TB_ASSERT(rc == MDB_SUCCESS);
+    TB_ASSERT(info.me_mapsize >= s->map_bytes);
+    s->map_bytes = info.me_mapsize;
     return store_open_dbis(s, errmsg);
 }
 
@@ -218,6 +226,13 @@ static int store_begin(struct store *s, bool write, struct store_txn **out, char
     if (t == NULL)
         return tb_fail(errmsg, TB_ENOMEM, "begin transaction: out of memory");
     int rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    if (rc == MDB_MAP_RESIZED && atomic_load(&s->txn_open) == 0u) {
+        /* Another process grew the map: adopt its size (legal only with no transaction
+         * open here), then retry once. */
+        rc = mdb_env_set_mapsize(s->env, 0);
+        if (rc == MDB_SUCCESS)
+            rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+    }
     if (rc != MDB_SUCCESS) {
         tb_free(t);
         return store_mdb_fail(s, rc, errmsg, "begin %s transaction", write ? "write" : "read");
@@ -340,8 +355,8 @@ static int store_key_check(enum store_db db, struct tb_bytes key, char *errmsg)
     TB_ASSERT((unsigned)db < STORE_DB_COUNT);
     TB_ASSERT(errmsg != NULL);
     if (key.len == 0 || key.len > STORE_KEY_BYTES_MAX) {
-        return tb_fail(errmsg, TB_EINVAL, "%s: key of %zu bytes outside 1..%u",
-                       store_db_names[db], key.len, STORE_KEY_BYTES_MAX);
+        return tb_fail(errmsg, TB_EINVAL, "%s: key of %zu bytes outside 1..%u", store_db_names[db],
+                       key.len, STORE_KEY_BYTES_MAX);
     }
     TB_ASSERT(key.ptr != NULL);
     return TB_OK;
@@ -525,8 +540,8 @@ int store_scan(struct store_txn *txn, enum store_db db, struct tb_bytes prefix,
     if (prefix.len > STORE_KEY_BYTES_MAX || (after != NULL && after->len > STORE_KEY_BYTES_MAX))
         return tb_fail(errmsg, TB_EINVAL, "scan %s: key too long", store_db_names[db]);
     if (txn->write && txn->failed != TB_OK)
-        return tb_fail(errmsg, txn->failed, "scan %s: transaction failed: %s",
-                       store_db_names[db], txn->failed_msg);
+        return tb_fail(errmsg, txn->failed, "scan %s: transaction failed: %s", store_db_names[db],
+                       txn->failed_msg);
     /* Start at whichever is later: the prefix, or just after `after`. */
     struct tb_bytes start = prefix;
     bool skip_equal = false;
@@ -537,8 +552,8 @@ int store_scan(struct store_txn *txn, enum store_db db, struct tb_bytes prefix,
     int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
     if (rc != MDB_SUCCESS)
         return store_mdb_fail(txn->store, rc, errmsg, "scan %s", store_db_names[db]);
-    int rv = store_scan_loop(txn, cur, db, prefix, start, skip_equal, count_max, visitor,
-                             visited, errmsg);
+    int rv = store_scan_loop(txn, cur, db, prefix, start, skip_equal, count_max, visitor, visited,
+                             errmsg);
     mdb_cursor_close(cur);
     TB_ASSERT(*visited <= count_max);
     return rv;

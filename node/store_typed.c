@@ -308,8 +308,8 @@ int store_pending_get(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES]
     return store_get(txn, STORE_DB_PENDING, store_id_bytes(tx_id), out, errmsg);
 }
 
-int store_pending_del(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
-                      bool *was_present, char *errmsg)
+int store_pending_del(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES], bool *was_present,
+                      char *errmsg)
 {
     int rv = store_del(txn, STORE_DB_PENDING, store_id_bytes(tx_id), errmsg);
     if (was_present != NULL)
@@ -322,8 +322,8 @@ int store_pending_scan(struct store_txn *txn, const uint8_t *after, uint32_t cou
 {
     struct tb_bytes none = {.ptr = NULL, .len = 0};
     struct tb_bytes from = {.ptr = after, .len = STORE_ID_BYTES};
-    return store_scan(txn, STORE_DB_PENDING, none, after != NULL ? &from : NULL, count_max,
-                      visitor, visited, errmsg);
+    return store_scan(txn, STORE_DB_PENDING, none, after != NULL ? &from : NULL, count_max, visitor,
+                      visited, errmsg);
 }
 
 /* -------------------------------------------------------------------- wal */

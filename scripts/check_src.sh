@@ -33,6 +33,9 @@ check_include 'openssl/' '^(crypto/|tests/|bench/)'
 check_include 'msgpack' '^(wire/|tests/|bench/)'
 check_include 'jansson' '^(config/|node/|tests/|bench/)'
 check_include 'ini\.h' '^(config/|tests/)'
+check_include 'lmdb\.h' '^(node/store_lmdb\.c|tests/|bench/)'
+check_include 'curl/' '^(node/peer\.c|tests/|bench/)'
+check_include 'qrencode\.h' '^(node/qr\.c|tests/|bench/)'
 
 if command -v clang-format >/dev/null 2>&1; then
   if ! clang-format --dry-run -Werror $src 2>/tmp/tongban-format.log; then

@@ -16,3 +16,9 @@ set_tests_properties(crypto_interop PROPERTIES LABELS "vectors" TIMEOUT 120)
 tb_unit_test(test_crypto_log SOURCES unit/test_crypto_log.c LIBS tb_crypto LABELS unit vectors)
 tb_unit_test(test_crypto_smt SOURCES unit/test_crypto_smt.c LIBS tb_crypto LABELS unit vectors)
 tb_fuzz_target(fuzz_merkle_proof fuzz/fuzz_merkle_proof.c tb_crypto)
+# --- signed agency requests and node TLS identities (authentication engineer) ---
+tb_unit_test(test_crypto_httpsig SOURCES unit/test_crypto_httpsig.c LIBS tb_crypto
+  LABELS unit vectors)
+tb_unit_test(test_crypto_tls SOURCES unit/test_crypto_tls.c LIBS tb_crypto PkgConfig::OPENSSL
+  LABELS unit)
+tb_fuzz_target(fuzz_httpsig fuzz/fuzz_httpsig.c tb_crypto)

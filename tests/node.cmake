@@ -9,6 +9,14 @@ tb_unit_test(test_node_store SOURCES unit/test_node_store.c LIBS tb_store tb_cry
   LABELS unit)
 # net
 tb_unit_test(test_node_http SOURCES unit/test_node_http.c LIBS tb_http tb_base PkgConfig::LIBEVENT
-  PkgConfig::JANSSON LABELS unit)
+  PkgConfig::JANSSON PkgConfig::OPENSSL LABELS unit)
 tb_unit_test(test_node_peer SOURCES unit/test_node_peer.c LIBS tb_peer tb_http tb_base
-  PkgConfig::LIBEVENT PkgConfig::JANSSON LABELS unit)
+  PkgConfig::LIBEVENT PkgConfig::JANSSON PkgConfig::OPENSSL LABELS unit)
+
+# ledger
+tb_unit_test(test_node_ledger SOURCES unit/test_node_ledger.c LIBS tb_ledger)
+
+# qr
+tb_unit_test(test_node_qr SOURCES unit/test_node_qr.c LIBS tb_qr tb_base PkgConfig::QRENCODE
+  LABELS unit)
+tb_fuzz_target(fuzz_qr_uri fuzz/fuzz_qr_uri.c tb_qr tb_base)

@@ -56,7 +56,9 @@ static void sim_usage(FILE *out)
             "  --mutation NAME      quorum-2f | ignore-lock | send-before-persist (test-only "
             "seeded bugs)\n"
             "  --expect-violation   exit 0 when a violation is found, 1 when none is\n"
-            "  --mix NAME           force a fault mix instead of drawing it from the seed\n"
+            "  --mix NAME           force a fault mix instead of drawing it from the seed: lossy,\n"
+            "                       partition, crash, twins, equivocate, clog-skew, everything,\n"
+            "                       split, lock, crash-sign\n"
             "  --verbose            print faults, heals and one line per seed\n"
             "  --trace-proc P       print every event stepped into process P and its update\n"
             "  --self-test          property-test the heap, signature log and MAC, then exit\n",
@@ -96,6 +98,49 @@ static int sim_parse_mix(const char *name)
     return -1;
 }
 
+/* Applies one option; false on a bad value. */
+static bool sim_parse_option(int c, const char *arg, struct sim_cli *cli)
+{
+    uint64_t v = 0;
+    switch (c) {
+    case 'n':
+        if (!sim_parse_u64(arg, SIM_NODES_MAX, &v) || v < 1)
+            return false;
+        cli->config.nodes = (uint32_t)v;
+        return true;
+    case 's':
+        return sim_parse_u64(arg, UINT64_MAX, &cli->config.seed);
+    case 'c':
+        return sim_parse_u64(arg, 1000000000, &cli->count) && cli->count >= 1;
+    case 'k':
+        if (!sim_parse_u64(arg, 100, &v) || v < 1)
+            return false;
+        cli->config.heights = (uint32_t)v;
+        return true;
+    case 'm':
+        return sim_parse_mutation(arg, &cli->config.mutation) == 0;
+    case 'x':
+        cli->config.mix_forced = sim_parse_mix(arg);
+        return cli->config.mix_forced >= 0;
+    case 't':
+        if (!sim_parse_u64(arg, SIM_PROCS_MAX - 1, &v))
+            return false;
+        cli->config.trace_proc = (int)v;
+        return true;
+    case 'e':
+        cli->expect_violation = true;
+        return true;
+    case 'v':
+        cli->config.verbose = true;
+        return true;
+    case 'T':
+        cli->self_test = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int sim_parse(int argc, char **argv, struct sim_cli *cli)
 {
     static const struct option options[] = {
@@ -120,52 +165,12 @@ static int sim_parse(int argc, char **argv, struct sim_cli *cli)
     cli->config.trace_proc = -1;
     cli->count = 1;
     int c;
-    uint64_t v = 0;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'n':
-            ok = sim_parse_u64(optarg, SIM_NODES_MAX, &v) && v >= 1;
-            cli->config.nodes = (uint32_t)v;
-            break;
-        case 's':
-            ok = sim_parse_u64(optarg, UINT64_MAX, &cli->config.seed);
-            break;
-        case 'c':
-            ok = sim_parse_u64(optarg, 1000000000, &cli->count) && cli->count >= 1;
-            break;
-        case 'k':
-            ok = sim_parse_u64(optarg, 100, &v) && v >= 1;
-            cli->config.heights = (uint32_t)v;
-            break;
-        case 'm':
-            ok = sim_parse_mutation(optarg, &cli->config.mutation) == 0;
-            break;
-        case 'x':
-            cli->config.mix_forced = sim_parse_mix(optarg);
-            ok = cli->config.mix_forced >= 0;
-            break;
-        case 'e':
-            cli->expect_violation = true;
-            break;
-        case 'v':
-            cli->config.verbose = true;
-            break;
-        case 't':
-            ok = sim_parse_u64(optarg, SIM_PROCS_MAX - 1, &v);
-            cli->config.trace_proc = (int)v;
-            break;
-        case 'h':
+        if (c == 'h') {
             sim_usage(stdout);
             exit(0);
-        case 'T':
-            cli->self_test = true;
-            break;
-        default:
-            ok = false;
-            break;
         }
-        if (!ok) {
+        if (!sim_parse_option(c, optarg, cli)) {
             fprintf(stderr, "tongban-sim: bad option or value%s%s\n", optarg ? ": " : "",
                     optarg ? optarg : "");
             sim_usage(stderr);
@@ -176,6 +181,8 @@ static int sim_parse(int argc, char **argv, struct sim_cli *cli)
         fprintf(stderr, "tongban-sim: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
+    TB_ASSERT(cli->config.nodes >= 1 && cli->config.nodes <= SIM_NODES_MAX);
+    TB_ASSERT(cli->count >= 1);
     return 0;
 }
 

@@ -470,11 +470,19 @@ static void sim_relay_keep(struct sim_proc *p, const struct sim_msg *msg)
 {
     if (msg->kind != SIM_MSG_VOTE || msg->height != p->height || msg->from == p->index)
         return;
+    uint32_t faces = 0;
     for (uint32_t i = 0; i < p->relay_count; i++) {
         const struct sim_msg *r = &p->relay[i];
-        if (r->from == msg->from && r->round == msg->round && r->vote_type == msg->vote_type)
-            return; /* one per (signer, round, type); an equivocator's second face stays out */
+        if (r->from != msg->from || r->round != msg->round || r->vote_type != msg->vote_type)
+            continue;
+        if (r->is_nil == msg->is_nil && memcmp(r->id.bytes, msg->id.bytes, CS_BLOCK_ID_BYTES) == 0)
+            return; /* already kept */
+        faces++;
     }
+    /* Two faces per (signer, round, type), as the core counts: an equivocator's vote that is part
+     * of a POL must reach the nodes that saw its other face first. */
+    if (faces >= 2)
+        return;
     if (p->relay_count == SIM_RELAY_MAX)
         sim_msgs_evict(p->relay, &p->relay_count, SIM_RELAY_MAX);
     p->relay[p->relay_count++] = *msg;
@@ -593,6 +601,14 @@ void sim_proc_restart(struct sim_world *w, struct sim_proc *p)
                           tb_strerror(rv), p->core.errmsg);
             return;
         }
+        const struct cs_persist *now = &p->core.state;
+        if (now->height != p->persist.height || now->locked_round != p->persist.locked_round ||
+            memcmp(&now->locked_value, &p->persist.locked_value, sizeof(now->locked_value)) != 0)
+            sim_violation(w,
+                          "proc %u: cs_core_restore did not restore height %llu and lock "
+                          "round %u (got h=%llu lock round %u)",
+                          p->id, (unsigned long long)p->persist.height, p->persist.locked_round,
+                          (unsigned long long)now->height, now->locked_round);
         p->height = p->persist.height;
         sim_proc_apply(w, p);
         if (p->up && p->height == p->persist.height)

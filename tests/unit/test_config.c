@@ -350,19 +350,22 @@ static void config_agrees_with_genesis(void **state)
     assert_int_equal(cfg_config_check_genesis(&cfg, &sm, err), TB_OK);
     /* The ed25519 vector has one plain http:// member, which TLS peers cannot reach. */
     assert_int_equal(cfg_config_check_genesis(&cfg, &ed, err), TB_ECONFIG);
-    assert_string_equal(err, "[peer] tls: on, but member LC has a plain http:// endpoint in "
-                             "/srv/tb/genesis.json");
+    assert_string_equal(err,
+                        "[peer] tls: on, but member LC has a plain http:// endpoint in "
+                        "/srv/tb/genesis.json");
     snprintf(cfg.node.city, sizeof(cfg.node.city), "DZ");
     assert_int_equal(cfg_config_check_genesis(&cfg, &ed, err), TB_ECONFIG);
-    assert_string_equal(err, "[node] city: \"DZ\" is not a member of federation \"山东通办联盟\" "
-                             "in /srv/tb/genesis.json");
+    assert_string_equal(err,
+                        "[node] city: \"DZ\" is not a member of federation \"山东通办联盟\" "
+                        "in /srv/tb/genesis.json");
     /* TLS off: every endpoint must be loopback http://. */
     assert_int_equal(parse(REQUIRED "[peer]\ntls = off\n", &cfg, err), TB_OK);
     assert_int_equal(cfg_config_check_genesis(&cfg, &demo, err), TB_OK);
     assert_int_equal(cfg_config_check_genesis(&cfg, &sm, err), TB_ECONFIG);
     assert_int_equal(cfg_config_check_genesis(&cfg, &ed, err), TB_ECONFIG);
-    assert_string_equal(err, "[peer] tls: off is allowed only when every member endpoint is "
-                             "loopback http://, not JN's in /srv/tb/genesis.json");
+    assert_string_equal(err,
+                        "[peer] tls: off is allowed only when every member endpoint is "
+                        "loopback http://, not JN's in /srv/tb/genesis.json");
     cfg.peer.tls = true;
     assert_int_equal(cfg_config_check_genesis(&cfg, &demo, err), TB_ECONFIG);
     cfg_genesis_release(&ed);

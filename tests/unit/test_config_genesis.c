@@ -569,6 +569,23 @@ static void allocation_failures_are_clean(void **state)
             fail_msg("allocation %ld failed: %d %s", n, rc, err);
         assert_true(n < 99);
     }
+    /* The writer too: a failed append frees the buffer and reports TB_ENOMEM. */
+    struct cfg_genesis g;
+    char err[TB_ERRMSG_SIZE] = "";
+    assert_int_equal(cfg_genesis_parse((const char *)text, len, "g.json", &g, err), TB_OK);
+    for (long n = 0; n < 100; n++) {
+        struct tb_buf out;
+        tb_buf_init(&out, 1 << 20);
+        tb_alloc_fault_set(n, 1);
+        int rc = cfg_genesis_to_json(&g, &out);
+        tb_alloc_fault_reset();
+        tb_buf_release(&out);
+        if (rc == TB_OK)
+            break;
+        assert_int_equal(rc, TB_ENOMEM);
+        assert_true(n < 99);
+    }
+    cfg_genesis_release(&g);
     tb_free(text);
 }
 

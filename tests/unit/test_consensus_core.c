@@ -382,6 +382,23 @@ static void proposer_timeout_prevotes_nil(void **state)
     t_run_table(rows, 0);
 }
 
+/* A proposal first judged invalid (block time ahead) decides once re-delivered valid. */
+static void proposal_revalidated_decides(void **state)
+{
+    (void)state;
+    const struct t_row rows[] = {
+        START(0, "tP0"),
+        PROP_BAD(0, 1, 'A', "V0:nil"),
+        PC(0, 1, 'A', ""),
+        PC(0, 2, 'A', ""),
+        PC(0, 3, 'A', "tC0"),    /* 2f+1 precommits, but A is not valid here */
+        PROP_BAD(0, 1, 'A', ""), /* still invalid: nothing */
+        PROP(0, 1, 'A', NOPOL, "D0:A#3"),
+        END,
+    };
+    t_run_table(rows, 0);
+}
+
 /* Line 61: timeoutPrevote precommits nil; an invalid proposal gets a nil prevote. */
 static void prevote_timeout_precommits_nil(void **state)
 {
@@ -1183,6 +1200,7 @@ int main(void)
         cmocka_unit_test(proposer_proposes_ready_block),
         cmocka_unit_test(proposer_timeout_prevotes_nil),
         cmocka_unit_test(prevote_timeout_precommits_nil),
+        cmocka_unit_test(proposal_revalidated_decides),
         cmocka_unit_test(lock_refuses_other_value),
         cmocka_unit_test(lock_accepts_locked_value),
         cmocka_unit_test(proposal_with_valid_round_relocks),

@@ -21,23 +21,30 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "http.h"
 #include "peer.h"
+#include "tb_alloc.h"
 
-struct t_env {
+struct t_env
+{
     struct event_base *base;
     struct http_server *srv;
     struct peer_client *client;
     char url[128];
-    int fail_first;          /* /v1/flaky answers 503 this many times */
+    int fail_first; /* /v1/flaky answers 503 this many times */
     int flaky_hits;
     int post_hits;
     struct http_req *held[8]; /* requests /v1/hang never answers */
     int held_count;
 };
 
-struct t_call {
+struct t_call
+{
     int calls;
     struct peer_result res;
     char body[8192];
@@ -116,6 +123,16 @@ static void h_big(struct http_req *req, void *arg)
     http_reply_bytes(req, 200, "application/octet-stream", blob, n);
 }
 
+static void h_redirect(struct http_req *req, void *arg)
+{
+    struct t_env *e = arg;
+    char where[256];
+    e->post_hits++;
+    snprintf(where, sizeof(where), "%s/v1/hello/redirected", e->url);
+    assert_int_equal(http_reply_header(req, "Location", where), TB_OK);
+    http_reply_json_text(req, 302, "{}");
+}
+
 static void h_hang(struct http_req *req, void *arg)
 {
     struct t_env *e = arg;
@@ -138,6 +155,8 @@ static void t_env_up(struct t_env *e, const struct peer_options *po)
                      TB_OK);
     assert_int_equal(http_server_route(e->srv, HTTP_GET, "/v1/big/{n}", h_big, e, err), TB_OK);
     assert_int_equal(http_server_route(e->srv, HTTP_GET, "/v1/hang", h_hang, e, err), TB_OK);
+    assert_int_equal(http_server_route(e->srv, HTTP_GET, "/v1/redirect", h_redirect, e, err),
+                     TB_OK);
     snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u", http_server_port(e->srv));
     assert_int_equal(peer_client_new(e->base, po, &e->client, err), TB_OK);
 }
@@ -172,9 +191,9 @@ static void get_and_post_round_trips(void **state)
                      TB_OK);
     assert_int_equal(a.calls, 0); /* never called back from inside peer_request */
     t_url(&e, "/v1/post", url, sizeof(url));
-    assert_int_equal(peer_request(e.client, "POST", url, hdrs, body, strlen(body), 2000, NULL,
-                                  t_done, &b),
-                     TB_OK);
+    assert_int_equal(
+        peer_request(e.client, "POST", url, hdrs, body, strlen(body), 2000, NULL, t_done, &b),
+        TB_OK);
     t_url(&e, "/v1/nothing", url, sizeof(url));
     assert_int_equal(peer_request(e.client, "GET", url, NULL, NULL, 0, 2000, NULL, t_done, &c),
                      TB_OK);
@@ -286,9 +305,8 @@ static void retries_503_then_succeeds(void **state)
     e.flaky_hits = 0;
     e.fail_first = 1;
     post_retry.non_idempotent = true;
-    assert_int_equal(peer_request(e.client, "POST", url, NULL, "{}", 2, 1000, &post_retry, t_done,
-                                  &b),
-                     TB_OK);
+    assert_int_equal(
+        peer_request(e.client, "POST", url, NULL, "{}", 2, 1000, &post_retry, t_done, &b), TB_OK);
     t_run(&e, &b.calls, 1, 3000);
     assert_int_equal(b.res.status, 200);
     assert_int_equal(b.res.attempts, 2);
@@ -332,7 +350,8 @@ static void oversized_response_refused(void **state)
     t_env_down(&e);
 }
 
-struct t_chain {
+struct t_chain
+{
     struct t_env *e;
     int done;
     int ok;
@@ -422,6 +441,55 @@ static void cancel_at_shutdown_calls_once(void **state)
     t_env_down(&e);
 }
 
+static void redirects_not_followed(void **state)
+{
+    struct t_env e;
+    struct t_call a = {0};
+    char url[256];
+    (void)state;
+    t_env_up(&e, NULL);
+    t_url(&e, "/v1/redirect", url, sizeof(url));
+    assert_int_equal(peer_request(e.client, "GET", url, NULL, NULL, 0, 2000, NULL, t_done, &a),
+                     TB_OK);
+    t_run(&e, &a.calls, 1, 3000);
+    assert_int_equal(a.res.rc, TB_OK);
+    assert_int_equal(a.res.status, 302);
+    assert_string_equal(a.body, "{}"); /* the redirect itself, not the target */
+    assert_int_equal(e.post_hits, 1);
+    t_env_down(&e);
+}
+
+/* Fails the Nth of our allocations for one request in turn: an error, never a crash. */
+static void allocation_failures(void **state)
+{
+    struct t_env e;
+    char url[256];
+    (void)state;
+    t_env_up(&e, NULL);
+    t_url(&e, "/v1/hello/oom", url, sizeof(url));
+    int refused = 0, answered = 0;
+    for (long delay = 0; delay < 12; delay++) {
+        struct t_call a = {0};
+        tb_alloc_fault_set(delay, 1);
+        int rc = peer_request(e.client, "POST", url, NULL, "x", 1, 2000, NULL, t_done, &a);
+        if (rc != TB_OK) {
+            tb_alloc_fault_reset();
+            assert_int_equal(rc, TB_ENOMEM);
+            refused++;
+            continue;
+        }
+        t_run(&e, &a.calls, 1, 3000); /* the response buffer may be the one that fails */
+        tb_alloc_fault_reset();
+        assert_int_equal(a.calls, 1);
+        assert_true(a.res.rc == TB_OK || a.res.rc == TB_ENOMEM);
+        answered++;
+    }
+    assert_true(refused >= 2);
+    assert_true(answered >= 1);
+    assert_int_equal(peer_client_pending(e.client), 0);
+    t_env_down(&e);
+}
+
 static void bad_arguments(void **state)
 {
     struct t_env e;
@@ -433,12 +501,13 @@ static void bad_arguments(void **state)
     (void)state;
     t_env_up(&e, NULL);
     t_url(&e, "/v1/hello/x", url, sizeof(url));
-    assert_int_equal(peer_request(e.client, "GET", "ftp://127.0.0.1/x", NULL, NULL, 0, 1000, NULL,
-                                  t_done, &a),
-                     TB_EINVAL);
-    assert_int_equal(peer_request(e.client, "GET", "file:///etc/passwd", NULL, NULL, 0, 1000, NULL,
-                                  t_done, &a),
-                     TB_EINVAL);
+    assert_int_equal(
+        peer_request(e.client, "GET", "ftp://127.0.0.1/x", NULL, NULL, 0, 1000, NULL, t_done, &a),
+        TB_EINVAL);
+    assert_non_null(strstr(peer_client_errmsg(e.client), "http:// or https://"));
+    assert_int_equal(
+        peer_request(e.client, "GET", "file:///etc/passwd", NULL, NULL, 0, 1000, NULL, t_done, &a),
+        TB_EINVAL);
     assert_int_equal(peer_request(e.client, "DELETE", url, NULL, NULL, 0, 1000, NULL, t_done, &a),
                      TB_EINVAL);
     assert_int_equal(peer_request(e.client, "GET", url, NULL, NULL, 0, 0, NULL, t_done, &a),
@@ -447,6 +516,7 @@ static void bad_arguments(void **state)
                      TB_EINVAL);
     assert_int_equal(peer_request(e.client, "GET", url, crlf, NULL, 0, 1000, NULL, t_done, &a),
                      TB_EINVAL);
+    assert_non_null(strstr(peer_client_errmsg(e.client), "header 0"));
     assert_int_equal(peer_request(e.client, "GET", url, nocolon, NULL, 0, 1000, NULL, t_done, &a),
                      TB_EINVAL);
     assert_int_equal(peer_client_pending(e.client), 0);
@@ -456,6 +526,187 @@ static void bad_arguments(void **state)
     event_base_dispatch(base);
     assert_int_equal(a.calls, 0); /* a refused request never calls back */
     t_env_down(&e);
+}
+
+/* ---- mutual TLS with a pinned server key ---- */
+
+static void t_ed25519_cert(const char *cn, EVP_PKEY **key, X509 **cert, char **cert_pem,
+                           char **key_pem)
+{
+    *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(*key);
+    X509 *x = X509_new();
+    assert_non_null(x);
+    assert_int_equal(X509_set_version(x, 2), 1);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    assert_int_equal(X509_set_issuer_name(x, name), 1);
+    assert_int_equal(X509_set_pubkey(x, *key), 1);
+    assert_true(X509_sign(x, *key, NULL) > 0);
+    *cert = x;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    assert_int_equal(PEM_write_bio_X509(b, x), 1);
+    long n = BIO_get_mem_data(b, &data);
+    *cert_pem = strndup(data, (size_t)n);
+    BIO_free(b);
+    b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PrivateKey(b, *key, NULL, NULL, 0, NULL, NULL), 1);
+    n = BIO_get_mem_data(b, &data);
+    *key_pem = strndup(data, (size_t)n);
+    BIO_free(b);
+}
+
+/* The TLS hooks of http.c, as crypto/ would implement them, here with OpenSSL. */
+static struct ssl_st *t_ssl_new(void *ctx)
+{
+    return SSL_new(ctx);
+}
+
+static void t_ssl_free(struct ssl_st *ssl, void *ctx)
+{
+    (void)ctx;
+    SSL_free(ssl);
+}
+
+static int t_peer_key(struct ssl_st *ssl, uint8_t out[HTTP_PEER_KEY_BYTES], void *ctx)
+{
+    (void)ctx;
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    EVP_PKEY *pk = cert != NULL ? X509_get0_pubkey(cert) : NULL;
+    size_t len = HTTP_PEER_KEY_BYTES;
+    if (pk == NULL)
+        return TB_ENOTFOUND;
+    if (EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519 ||
+        EVP_PKEY_get_raw_public_key(pk, out, &len) != 1 || len != HTTP_PEER_KEY_BYTES)
+        return TB_EINVAL;
+    return TB_OK;
+}
+
+static void t_server_tls(struct http_server *srv, SSL_CTX *sctx)
+{
+    struct http_tls_ops ops = {
+        .ssl_new = t_ssl_new, .ssl_free = t_ssl_free, .peer_key = t_peer_key, .ctx = sctx};
+    http_server_set_tls(srv, &ops);
+}
+
+static int t_accept_any(int ok, X509_STORE_CTX *ctx)
+{
+    (void)ok;
+    (void)ctx;
+    return 1; /* self-signed by design: the handler pins the key */
+}
+
+static void h_whoami(struct http_req *req, void *arg)
+{
+    uint8_t key[HTTP_PEER_KEY_BYTES];
+    char hex[2 * HTTP_PEER_KEY_BYTES + 1];
+    struct t_env *e = arg;
+    e->post_hits++;
+    if (http_req_peer_key(req, key) != TB_OK) {
+        http_reply_error(req, 401, "no_peer_key", "client certificate required");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(key); i++)
+        snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    http_reply_json(req, 200, json_pack("{s:s}", "key", hex));
+}
+
+static void tls_pinned_mutual(void **state)
+{
+    struct t_env e;
+    struct peer_options po;
+    struct peer_client *anon = NULL;
+    EVP_PKEY *skey, *ckey, *okey;
+    X509 *scert, *ccert, *ocert;
+    char *spem, *skpem, *cpem, *ckpem, *opem, *okpem;
+    char err[TB_ERRMSG_SIZE], url[256], want[2 * PEER_PIN_BYTES + 1];
+    uint8_t pin[PEER_PIN_BYTES], wrong[PEER_PIN_BYTES], craw[PEER_PIN_BYTES];
+    size_t len = PEER_PIN_BYTES;
+    struct t_call a = {0}, b = {0}, c = {0}, d = {0};
+    (void)state;
+    t_ed25519_cert("server", &skey, &scert, &spem, &skpem);
+    t_ed25519_cert("client", &ckey, &ccert, &cpem, &ckpem);
+    t_ed25519_cert("other", &okey, &ocert, &opem, &okpem);
+    assert_int_equal(EVP_PKEY_get_raw_public_key(skey, pin, &len), 1);
+    len = PEER_PIN_BYTES;
+    assert_int_equal(EVP_PKEY_get_raw_public_key(okey, wrong, &len), 1);
+    len = PEER_PIN_BYTES;
+    assert_int_equal(EVP_PKEY_get_raw_public_key(ckey, craw, &len), 1);
+    for (size_t i = 0; i < sizeof(craw); i++)
+        snprintf(want + 2 * i, 3, "%02x", craw[i]);
+
+    SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(sctx);
+    assert_int_equal(SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION), 1);
+    assert_int_equal(SSL_CTX_use_certificate(sctx, scert), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(sctx, skey), 1);
+    SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, t_accept_any);
+
+    peer_options_default(&po);
+    po.tls_cert_pem = cpem;
+    po.tls_key_pem = ckpem;
+    t_env_up(&e, &po);
+    t_server_tls(e.srv, sctx);
+    assert_int_equal(http_server_route(e.srv, HTTP_GET, "/v1/peer/whoami", h_whoami, &e, err),
+                     TB_OK);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/peer/whoami", http_server_port(e.srv));
+
+    /* Right pin and a client certificate: the server sees the client's key. */
+    assert_int_equal(
+        peer_request_pinned(e.client, pin, "GET", url, NULL, NULL, 0, 3000, NULL, t_done, &a),
+        TB_OK);
+    t_run(&e, &a.calls, 1, 5000);
+    assert_int_equal(a.res.rc, TB_OK);
+    assert_int_equal(a.res.status, 200);
+    assert_non_null(strstr(a.body, want));
+
+    /* Wrong pin: refused before any request is sent. */
+    assert_int_equal(
+        peer_request_pinned(e.client, wrong, "GET", url, NULL, NULL, 0, 3000, NULL, t_done, &b),
+        TB_OK);
+    t_run(&e, &b.calls, 1, 5000);
+    assert_int_equal(b.res.rc, TB_EIO);
+    assert_non_null(strstr(b.error, "pinned public key"));
+
+    /* No pin: the self-signed certificate is not trusted. */
+    assert_int_equal(peer_request(e.client, "GET", url, NULL, NULL, 0, 3000, NULL, t_done, &c),
+                     TB_OK);
+    t_run(&e, &c.calls, 1, 5000);
+    assert_int_equal(c.res.rc, TB_EIO);
+    assert_non_null(strstr(c.error, "self-signed"));
+
+    /* A client without a certificate is refused by the server. */
+    assert_int_equal(peer_client_new(e.base, NULL, &anon, err), TB_OK);
+    assert_int_equal(
+        peer_request_pinned(anon, pin, "GET", url, NULL, NULL, 0, 3000, NULL, t_done, &d), TB_OK);
+    t_run(&e, &d.calls, 1, 5000);
+    assert_int_equal(d.res.rc, TB_EIO);
+    assert_non_null(strstr(d.error, "certificate required"));
+    assert_int_equal(e.post_hits, 1); /* only the first request reached the handler */
+
+    /* A pin over plain HTTP is refused outright. */
+    assert_int_equal(
+        peer_request_pinned(e.client, pin, "GET", e.url, NULL, NULL, 0, 3000, NULL, t_done, &d),
+        TB_EINVAL);
+    peer_client_free(anon);
+    t_env_down(&e);
+    SSL_CTX_free(sctx);
+    X509_free(scert);
+    X509_free(ccert);
+    X509_free(ocert);
+    EVP_PKEY_free(skey);
+    EVP_PKEY_free(ckey);
+    EVP_PKEY_free(okey);
+    free(spem);
+    free(skpem);
+    free(cpem);
+    free(ckpem);
+    free(opem);
+    free(okpem);
 }
 
 int main(void)
@@ -468,7 +719,10 @@ int main(void)
         cmocka_unit_test(oversized_response_refused),
         cmocka_unit_test(keep_alive_reuses_connection),
         cmocka_unit_test(cancel_at_shutdown_calls_once),
+        cmocka_unit_test(redirects_not_followed),
+        cmocka_unit_test(allocation_failures),
         cmocka_unit_test(bad_arguments),
+        cmocka_unit_test(tls_pinned_mutual),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,11 +34,11 @@
 
 static char errmsg[TB_ERRMSG_SIZE];
 
-#define OK(expr)                                                              \
-    do {                                                                      \
-        int rv_ = (expr);                                                     \
-        if (rv_ != TB_OK)                                                     \
-            fail_msg("%s: %s (%s)", #expr, tb_strerror(rv_), errmsg);         \
+#define OK(expr)                                                      \
+    do {                                                              \
+        int rv_ = (expr);                                             \
+        if (rv_ != TB_OK)                                             \
+            fail_msg("%s: %s (%s)", #expr, tb_strerror(rv_), errmsg); \
     } while (0)
 
 static struct tb_bytes bytes_of(const void *p, size_t n)
@@ -265,15 +265,20 @@ static void refusals_and_errors(void **state)
     assert_null(small.data);
     /* A value of the wrong size for its layout is a corrupt store: TB_EIO. */
     uint8_t got[H];
-    assert_int_equal(store_get_exact(r, STORE_DB_CERTS, bytes_of("\0\0\0\0\0\0\0\7", 8), got,
-                                     H, errmsg),
-                     TB_EIO);
+    assert_int_equal(
+        store_get_exact(r, STORE_DB_CERTS, bytes_of("\0\0\0\0\0\0\0\7", 8), got, H, errmsg),
+        TB_EIO);
     assert_non_null(strstr(errmsg, "corrupt"));
     store_abort(r);
     tb_buf_release(&small);
     store_close(s);
 
     assert_int_equal(store_open(&s, dir, 1000, errmsg), TB_EINVAL);
+    /* A path that is a file, not a directory: an error naming it, not an assert. */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    assert_int_equal(store_open(&s, path, MAP_BYTES, errmsg), TB_EIO);
+    assert_non_null(strstr(errmsg, path));
     t_rmtree(dir);
     tb_free(dir);
 }
@@ -298,11 +303,15 @@ static void snapshot_isolation(void **state)
     OK(store_commit(w, errmsg));
     OK(store_cert_get(r, 1, &buf, errmsg));
     expect_buf(&buf, "old", 3);
-    store_abort(r);
-    OK(store_begin_read(s, &r, errmsg));
-    OK(store_cert_get(r, 1, &buf, errmsg));
+    /* Two read transactions in one thread (MDB_NOTLS), two snapshots. */
+    struct store_txn *r2 = NULL;
+    OK(store_begin_read(s, &r2, errmsg));
+    OK(store_cert_get(r2, 1, &buf, errmsg));
     expect_buf(&buf, "new", 3);
+    OK(store_cert_get(r, 1, &buf, errmsg));
+    expect_buf(&buf, "old", 3);
     store_abort(r);
+    store_abort(r2);
     /* An aborted write leaves nothing. */
     OK(store_begin_write(s, &w, errmsg));
     OK(store_cert_put(w, 2, str_bytes("aborted"), errmsg));
@@ -320,7 +329,8 @@ static void snapshot_isolation(void **state)
 
 #define SCAN_N 300
 
-struct scan_entry {
+struct scan_entry
+{
     uint8_t key[STORE_KEY_BYTES_MAX];
     uint32_t len;
 };
@@ -333,7 +343,8 @@ static int scan_entry_cmp(const void *a, const void *b)
     return c != 0 ? c : (x->len < y->len ? -1 : (x->len > y->len ? 1 : 0));
 }
 
-struct collect {
+struct collect
+{
     struct scan_entry got[SCAN_N];
     uint32_t n;
 };
@@ -709,12 +720,54 @@ static void map_full_then_grow(void **state)
     tb_free(dir);
 }
 
+/* Another process grows the map while this one has it open: adopt the new size. */
+static void map_grown_elsewhere(void **state)
+{
+    (void)state;
+    char *dir = mkdir_tmp("store-grown");
+    struct store *s = open_at(dir, 1u << 20);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char em[TB_ERRMSG_SIZE];
+        static uint8_t val[4000];
+        struct store *cs = NULL;
+        struct store_txn *w = NULL;
+        if (store_open(&cs, dir, 8u << 20, em) != TB_OK || store_begin_write(cs, &w, em) != TB_OK)
+            _exit(10);
+        for (uint64_t i = 0; i < 600; i++) { /* 2.4 MB: more than the parent's map */
+            uint8_t id[H];
+            id_of(id, 45, i);
+            if (store_document_put(w, id, bytes_of(val, sizeof(val)), em) != TB_OK)
+                _exit(11);
+        }
+        _exit(store_commit(w, em) == TB_OK ? 0 : 12);
+    }
+    int status = child_status(pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct store_txn *r = NULL;
+    uint64_t n = 0;
+    OK(store_begin_read(s, &r, errmsg));
+    OK(store_count(r, STORE_DB_DOCUMENTS, &n, errmsg));
+    assert_int_equal(n, 600);
+    store_abort(r);
+    struct store_txn *w = NULL;
+    OK(store_begin_write(s, &w, errmsg));
+    OK(store_cert_put(w, 1, str_bytes("after the resize"), errmsg));
+    OK(store_commit(w, errmsg));
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
+}
+
 /* ----------------------------------------------------------------- trees */
 
 #define LOG_LEAVES 3000
 #define LOG_BLOCKS_MAX 200
 
-struct log_pair {
+struct log_pair
+{
     enum cr_suite suite;
     struct cr_log_mem mem;
     struct cr_log mlog;
@@ -842,7 +895,8 @@ static void log_tree_matches_memory(void **state)
 #define SMT_BATCH 50
 #define SMT_KEYS_MAX (SMT_BATCHES * SMT_BATCH)
 
-struct smt_pair {
+struct smt_pair
+{
     struct cr_smt_mem mem;
     struct cr_smt mtree;
     struct cr_smt dtree;
@@ -997,8 +1051,8 @@ static int apply_block_ex(struct store *s, uint64_t height, bool commit_anyway, 
         memcpy(ops[i].key, tx, H);
         memcpy(ops[i].value_hash, leaf, H);
     }
-    if (rv == TB_OK && (rv = cr_smt_update(&tree, w, st.state_root, ops, FB_TXS,
-                                           st.state_root)) != TB_OK)
+    if (rv == TB_OK &&
+        (rv = cr_smt_update(&tree, w, st.state_root, ops, FB_TXS, st.state_root)) != TB_OK)
         snprintf(em, TB_ERRMSG_SIZE, "%s", tree.errmsg);
     st.height = height;
     st.log_size = log.size;
@@ -1075,35 +1129,65 @@ static void copy_dir(const char *from, const char *to)
     assert_int_equal(system(cmd), 0);
 }
 
-static void block_all_or_nothing(void **state)
+/* The block-2 scenario: base holds block 1, work is scratch; before/after are the
+ * entry counts without and with block 2, writes the number of writes block 2 makes. */
+struct fault_case
 {
-    (void)state;
-    char *base = mkdir_tmp("store-fault");
-    char *work = mkdir_tmp("store-fault-w");
-    uint64_t before[STORE_DB_COUNT], after[STORE_DB_COUNT], h;
-    uint64_t writes = 0, commits = 0;
-    fault_setup(base);
-    entries_of(base, before, &h);
+    char *base;
+    char *work;
+    uint64_t before[STORE_DB_COUNT];
+    uint64_t after[STORE_DB_COUNT];
+    uint64_t writes;
+};
+
+static void fault_case_init(struct fault_case *fc)
+{
+    uint64_t h = 0, commits = 0;
+    fc->base = mkdir_tmp("store-fault");
+    fc->work = mkdir_tmp("store-fault-w");
+    fault_setup(fc->base);
+    entries_of(fc->base, fc->before, &h);
     assert_int_equal(h, 1);
-    copy_dir(base, work);
-    struct store *s = open_at(work, MAP_BYTES);
+    copy_dir(fc->base, fc->work);
+    struct store *s = open_at(fc->work, MAP_BYTES);
     store_fault_set(s, NULL);
     OK(apply_block(s, 2, errmsg));
-    store_fault_seen(s, &writes, &commits);
+    store_fault_seen(s, &fc->writes, &commits);
     store_close(s);
-    entries_of(work, after, &h);
+    entries_of(fc->work, fc->after, &h);
     assert_int_equal(h, 2);
-    assert_int_equal(after[STORE_DB_PENDING], 0);
-    assert_true(writes > 3 * FB_TXS);
+    assert_int_equal(fc->after[STORE_DB_PENDING], 0);
+    assert_true(fc->writes > 3 * FB_TXS);
     assert_int_equal(commits, 1);
+}
 
+static void fault_case_release(struct fault_case *fc)
+{
+    t_rmtree(fc->base);
+    t_rmtree(fc->work);
+    tb_free(fc->base);
+    tb_free(fc->work);
+}
+
+/* The n-th fault of the scenario: each write in turn, then the commit. */
+static struct store_fault fault_nth(const struct fault_case *fc, uint64_t n)
+{
+    struct store_fault f = {.ops = n < fc->writes ? STORE_FAULT_WRITE : STORE_FAULT_COMMIT,
+                            .after = n < fc->writes ? n : 0,
+                            .code = (n & 1) ? TB_ENOSPC : TB_EIO};
+    return f;
+}
+
+static void block_all_or_nothing_on_error(void **state)
+{
+    (void)state;
+    struct fault_case fc;
+    fault_case_init(&fc);
     /* Fail each write in turn, then the commit; I/O error and full disk alike. */
-    for (uint64_t n = 0; n <= writes; n++) {
-        struct store_fault f = {.ops = n < writes ? STORE_FAULT_WRITE : STORE_FAULT_COMMIT,
-                                .after = n < writes ? n : 0,
-                                .code = (n & 1) ? TB_ENOSPC : TB_EIO};
-        copy_dir(base, work);
-        s = open_at(work, MAP_BYTES);
+    for (uint64_t n = 0; n <= fc.writes; n++) {
+        struct store_fault f = fault_nth(&fc, n);
+        copy_dir(fc.base, fc.work);
+        struct store *s = open_at(fc.work, MAP_BYTES);
         store_fault_set(s, &f);
         assert_int_equal(apply_block(s, 2, errmsg), f.code);
         assert_non_null(strstr(errmsg, "injected fault"));
@@ -1111,27 +1195,34 @@ static void block_all_or_nothing(void **state)
         store_fault_set(s, NULL);
         OK(apply_block(s, 2, errmsg));
         store_close(s);
-        assert_true(fault_check(work, before, after));
+        assert_true(fault_check(fc.work, fc.before, fc.after));
         /* A failure, a careless commit and a restart leave nothing of the block. */
-        copy_dir(base, work);
-        s = open_at(work, MAP_BYTES);
+        copy_dir(fc.base, fc.work);
+        s = open_at(fc.work, MAP_BYTES);
         store_fault_set(s, &f);
         assert_int_equal(apply_block_ex(s, 2, true, errmsg), f.code);
         store_close(s);
-        assert_false(fault_check(work, before, after));
+        assert_false(fault_check(fc.work, fc.before, fc.after));
     }
-    /* Crash (the process dies) at every write and at the commit. */
-    for (uint64_t n = 0; n <= writes; n++) {
-        struct store_fault f = {.ops = n < writes ? STORE_FAULT_WRITE : STORE_FAULT_COMMIT,
-                                .after = n < writes ? n : 0,
-                                .crash = true};
-        copy_dir(base, work);
+    fault_case_release(&fc);
+}
+
+static void block_all_or_nothing_on_crash(void **state)
+{
+    (void)state;
+    struct fault_case fc;
+    fault_case_init(&fc);
+    /* The process dies (kill -9 at that instant) at every write and at the commit. */
+    for (uint64_t n = 0; n <= fc.writes; n++) {
+        struct store_fault f = fault_nth(&fc, n);
+        f.crash = true;
+        copy_dir(fc.base, fc.work);
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
             char em[TB_ERRMSG_SIZE];
             struct store *cs = NULL;
-            if (store_open(&cs, work, MAP_BYTES, em) != TB_OK)
+            if (store_open(&cs, fc.work, MAP_BYTES, em) != TB_OK)
                 _exit(10);
             store_fault_set(cs, &f);
             (void)apply_block(cs, 2, em);
@@ -1140,12 +1231,9 @@ static void block_all_or_nothing(void **state)
         int status = child_status(pid);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), STORE_FAULT_EXIT_STATUS);
-        assert_false(fault_check(work, before, after));
+        assert_false(fault_check(fc.work, fc.before, fc.after));
     }
-    t_rmtree(base);
-    t_rmtree(work);
-    tb_free(base);
-    tb_free(work);
+    fault_case_release(&fc);
 }
 
 /* A WAL write is synced and visible to a fresh process. */
@@ -1200,9 +1288,11 @@ int main(void)
         cmocka_unit_test(durability_across_crashes),
         cmocka_unit_test(stale_readers_reclaimed),
         cmocka_unit_test(map_full_then_grow),
+        cmocka_unit_test(map_grown_elsewhere),
         cmocka_unit_test(log_tree_matches_memory),
         cmocka_unit_test(smt_tree_matches_memory),
-        cmocka_unit_test(block_all_or_nothing),
+        cmocka_unit_test(block_all_or_nothing_on_error),
+        cmocka_unit_test(block_all_or_nothing_on_crash),
         cmocka_unit_test(wal_survives_exit),
     };
     if (getenv("T_FILTER") != NULL)
