@@ -216,20 +216,35 @@ void wire_put_str(struct wire_enc *e, struct tb_bytes s, size_t min, size_t max)
         (void)msgpack_pack_str_body(&e->pk, s.ptr, s.len);
 }
 
-void wire_put_city(struct wire_enc *e, struct tb_bytes s)
+/*
+ * City and agency codes share one charset, [0-9A-Za-z_-]: they appear in HTTP headers
+ * (Tongban-Agency), index keys and file names, where anything else would need escaping.
+ */
+static void wire_put_code(struct wire_enc *e, struct tb_bytes s, size_t max, const char *what)
 {
-    if (!wire_check_len(e, s, 1, WIRE_CITY_BYTES_MAX))
+    if (!wire_check_len(e, s, 1, max))
         return;
     for (size_t i = 0; i < s.len; i++) {
         uint8_t c = s.ptr[i];
         bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                   c == '_' || c == '-';
         if (!ok) {
-            wire_enc_fail(e, TB_EINVAL, "city code byte %zu (0x%02x) outside [0-9A-Za-z_-]", i, c);
+            wire_enc_fail(e, TB_EINVAL, "%s code byte %zu (0x%02x) outside [0-9A-Za-z_-]", what, i,
+                          c);
             return;
         }
     }
-    wire_put_str(e, s, 1, WIRE_CITY_BYTES_MAX);
+    wire_put_str(e, s, 1, max);
+}
+
+void wire_put_city(struct wire_enc *e, struct tb_bytes s)
+{
+    wire_put_code(e, s, WIRE_CITY_BYTES_MAX, "city");
+}
+
+void wire_put_agency(struct wire_enc *e, struct tb_bytes s)
+{
+    wire_put_code(e, s, WIRE_AGENCY_BYTES_MAX, "agency");
 }
 
 void wire_put_str_set(struct wire_enc *e, const struct tb_bytes *items, size_t count,

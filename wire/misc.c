@@ -70,7 +70,7 @@ static void wire_enc_consent(struct wire_enc *e, const void *in)
     wire_enc_field(e, 2, "grantee_city");
     wire_put_city(e, c->grantee_city);
     wire_enc_field(e, 3, "grantee_agency");
-    wire_put_str(e, c->grantee_agency, 1, WIRE_AGENCY_BYTES_MAX);
+    wire_put_agency(e, c->grantee_agency);
     wire_enc_field(e, 4, "types");
     wire_put_str_set(e, c->types, c->type_count, 1, WIRE_CONSENT_TYPES_MAX, WIRE_TYPE_BYTES_MAX);
     wire_enc_field(e, 5, "purpose");

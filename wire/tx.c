@@ -125,7 +125,7 @@ static void wire_enc_issue(struct wire_enc *e, const void *in)
     wire_enc_field(e, 2, "city");
     wire_put_city(e, b->city);
     wire_enc_field(e, 3, "agency");
-    wire_put_str(e, b->agency, 1, WIRE_AGENCY_BYTES_MAX);
+    wire_put_agency(e, b->agency);
     wire_enc_field(e, 4, "subject");
     wire_put_hash(e, b->subject, WIRE_HASH_BYTES);
     wire_enc_field(e, 5, "issued_at");
@@ -226,7 +226,7 @@ static void wire_enc_register(struct wire_enc *e, const void *in)
     wire_enc_field(e, 1, "city");
     wire_put_city(e, b->city);
     wire_enc_field(e, 2, "agency");
-    wire_put_str(e, b->agency, 1, WIRE_AGENCY_BYTES_MAX);
+    wire_put_agency(e, b->agency);
     wire_enc_field(e, 3, "name");
     wire_put_str(e, b->name, 1, WIRE_NAME_BYTES_MAX);
     wire_enc_field(e, 4, "public_key");
@@ -263,7 +263,7 @@ static void wire_enc_retire(struct wire_enc *e, const void *in)
     wire_enc_field(e, 1, "city");
     wire_put_city(e, b->city);
     wire_enc_field(e, 2, "agency");
-    wire_put_str(e, b->agency, 1, WIRE_AGENCY_BYTES_MAX);
+    wire_put_agency(e, b->agency);
     wire_enc_field(e, 3, "public_key");
     wire_put_bin(e, b->public_key, 1, WIRE_PUBKEY_BYTES_MAX);
     wire_enc_field(e, 4, "reason");
@@ -296,7 +296,7 @@ static void wire_enc_audit(struct wire_enc *e, const void *in)
     wire_enc_field(e, 2, "requester_city");
     wire_put_city(e, b->requester_city);
     wire_enc_field(e, 3, "requester_agency");
-    wire_put_str(e, b->requester_agency, 1, WIRE_AGENCY_BYTES_MAX);
+    wire_put_agency(e, b->requester_agency);
     wire_enc_field(e, 4, "purpose");
     wire_put_str(e, b->purpose, 0, WIRE_TEXT_BYTES_MAX);
     wire_enc_field(e, 5, "consent_id");

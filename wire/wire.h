@@ -60,7 +60,7 @@ extern "C" {
 #define WIRE_GENESIS_TYPES_MAX 256u /* record types in a genesis body */
 
 #define WIRE_CITY_BYTES_MAX 16u      /* city code, charset [0-9A-Za-z_-], non-empty */
-#define WIRE_AGENCY_BYTES_MAX 64u    /* agency code, non-empty */
+#define WIRE_AGENCY_BYTES_MAX 64u    /* agency code, [0-9A-Za-z_-] like a city code */
 #define WIRE_TYPE_BYTES_MAX 64u      /* record type, non-empty */
 #define WIRE_CLAIM_KEY_BYTES_MAX 64u /* claim key, non-empty */
 #define WIRE_CLAIM_VALUE_BYTES_MAX 1024u

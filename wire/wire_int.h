@@ -60,6 +60,7 @@ void wire_put_bin(struct wire_enc *e, struct tb_bytes b, size_t min, size_t max)
 void wire_put_str(struct wire_enc *e, struct tb_bytes s, size_t min, size_t max);
 /* A city code: 1..WIRE_CITY_BYTES_MAX bytes of [0-9A-Za-z_-]. */
 void wire_put_city(struct wire_enc *e, struct tb_bytes s);
+void wire_put_agency(struct wire_enc *e, struct tb_bytes s); /* [0-9A-Za-z_-], 1..64 */
 /* A list of str sorted bytewise and unique, each 1..item_max bytes, count min..max. */
 void wire_put_str_set(struct wire_enc *e, const struct tb_bytes *items, size_t count,
                       size_t count_min, size_t count_max, size_t item_max);

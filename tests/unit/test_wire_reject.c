@@ -452,7 +452,10 @@ static void limits_are_elimit(void **state)
     EXPECT(wire_tx_body_encode(&b, &out, msg), TB_EINVAL, "field 2 (city)");
     b.u.issue.city = S("GZ");
     b.u.issue.agency = S("\xc0\xaf");
-    EXPECT(wire_tx_body_encode(&b, &out, msg), TB_EINVAL, "field 3 (agency): invalid UTF-8");
+    EXPECT(wire_tx_body_encode(&b, &out, msg), TB_EINVAL,
+           "field 3 (agency): agency code byte 0 (0xc0) outside [0-9A-Za-z_-]");
+    b.u.issue.agency = S("hpf centre");
+    EXPECT(wire_tx_body_encode(&b, &out, msg), TB_EINVAL, "field 3 (agency): agency code byte 3");
 
     memset(&t, 0, sizeof(t));
     t.kind = 7;

@@ -93,14 +93,19 @@ static struct tb_bytes rnd_text(size_t min, size_t max)
     return (struct tb_bytes){p, len};
 }
 
-static struct tb_bytes rnd_city(void)
+static struct tb_bytes rnd_code(size_t max)
 {
     static const char set[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-";
-    size_t len = 1 + (size_t)rnd(WIRE_CITY_BYTES_MAX);
+    size_t len = 1 + (size_t)rnd(max);
     uint8_t *p = take(len);
     for (size_t i = 0; i < len; i++)
         p[i] = (uint8_t)set[rnd(sizeof(set) - 1)];
     return (struct tb_bytes){p, len};
+}
+
+static struct tb_bytes rnd_city(void)
+{
+    return rnd_code(WIRE_CITY_BYTES_MAX);
 }
 
 static struct tb_bytes rnd_bin(size_t min, size_t max)
@@ -240,7 +245,7 @@ static void rnd_body(struct wire_tx_body *b, int kind)
         size_t n = rnd(3) == 0 ? 0 : rnd_set(keys, WIRE_CLAIMS_MAX, WIRE_CLAIM_KEY_BYTES_MAX);
         r->type = rnd_text(1, WIRE_TYPE_BYTES_MAX);
         r->city = rnd_city();
-        r->agency = rnd_text(1, WIRE_AGENCY_BYTES_MAX);
+        r->agency = rnd_code(WIRE_AGENCY_BYTES_MAX);
         t_rng_bytes(&rng, r->subject, 32);
         r->issued_at = rnd_uint();
         r->expires_at = rnd(3) == 0 ? 0 : rnd_uint();
@@ -264,7 +269,7 @@ static void rnd_body(struct wire_tx_body *b, int kind)
         break;
     case WIRE_KIND_AGENCY_REGISTER:
         b->u.reg.city = rnd_city();
-        b->u.reg.agency = rnd_text(1, WIRE_AGENCY_BYTES_MAX);
+        b->u.reg.agency = rnd_code(WIRE_AGENCY_BYTES_MAX);
         b->u.reg.name = rnd_text(1, WIRE_NAME_BYTES_MAX);
         b->u.reg.public_key = rnd_bin(1, WIRE_PUBKEY_BYTES_MAX);
         b->u.reg.type_count = rnd_set(b->u.reg.types, WIRE_AGENCY_TYPES_MAX, WIRE_TYPE_BYTES_MAX);
@@ -272,14 +277,14 @@ static void rnd_body(struct wire_tx_body *b, int kind)
         break;
     case WIRE_KIND_AGENCY_RETIRE:
         b->u.retire.city = rnd_city();
-        b->u.retire.agency = rnd_text(1, WIRE_AGENCY_BYTES_MAX);
+        b->u.retire.agency = rnd_code(WIRE_AGENCY_BYTES_MAX);
         b->u.retire.public_key = rnd_bin(1, WIRE_PUBKEY_BYTES_MAX);
         b->u.retire.reason = rnd_text(0, WIRE_TEXT_BYTES_MAX);
         break;
     case WIRE_KIND_ACCESS_AUDIT:
         t_rng_bytes(&rng, b->u.audit.record_id, 32);
         b->u.audit.requester_city = rnd_city();
-        b->u.audit.requester_agency = rnd_text(1, WIRE_AGENCY_BYTES_MAX);
+        b->u.audit.requester_agency = rnd_code(WIRE_AGENCY_BYTES_MAX);
         b->u.audit.purpose = rnd_text(0, WIRE_TEXT_BYTES_MAX);
         t_rng_bytes(&rng, b->u.audit.consent_id, 32);
         b->u.audit.at = rnd_uint();
@@ -549,7 +554,7 @@ static void misc_round_trip(void **state)
         memset(&c, 0, sizeof(c));
         t_rng_bytes(&rng, c.subject, 32);
         c.grantee_city = rnd_city();
-        c.grantee_agency = rnd_text(1, WIRE_AGENCY_BYTES_MAX);
+        c.grantee_agency = rnd_code(WIRE_AGENCY_BYTES_MAX);
         c.type_count = rnd_set(c.types, WIRE_CONSENT_TYPES_MAX, WIRE_TYPE_BYTES_MAX);
         c.purpose = rnd_text(0, WIRE_TEXT_BYTES_MAX);
         c.not_after = rnd_uint();
