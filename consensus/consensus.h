@@ -24,6 +24,10 @@
  *   is now counted for its value, as in the paper. No API change.
  * - 17:25 a proposal delivered again with valid = true upgrades an earlier valid = false
  *   (valid(v) may depend on the driver's clock). No API change.
+ * - 18:00 up to three votes per (sender, round, type) are kept and counted, each for its
+ *   value; a further one displaces a kept vote only if its value matters more to a rule
+ *   (FOUND.md item 3). No API change; the comment of cs_evidence.second is corrected
+ *   (since 17:20 the conflicting vote is counted for its value, as the paper says).
  */
 #ifndef CS_CONSENSUS_H
 #define CS_CONSENSUS_H
@@ -308,8 +312,8 @@ struct cs_evidence
     uint64_t height;
     uint32_t round;
     uint32_t from;
-    struct cs_evidence_msg first;  /* the one the core counted */
-    struct cs_evidence_msg second; /* the conflicting one, never counted */
+    struct cs_evidence_msg first;  /* one the core had already kept */
+    struct cs_evidence_msg second; /* the conflicting one (counted for its value if kept) */
 };
 
 enum cs_update_flags {

@@ -15,7 +15,8 @@
  * - line 55 uses the highest round seen per sender: StartRound(R) with R the (f+1)-th
  *   largest, so skipping works even to rounds beyond the kept vote window;
  * - as in the paper an equivocator counts for each value it signed, but the store keeps
- *   at most two messages per (sender, round, type) (vote_set.c says which).
+ *   at most CS_FACES_KEPT (three) votes per (sender, round, type), preferring values a
+ *   rule can use (vote_set.c says which); proposals: the first and one conflicting one.
  */
 #include <string.h>
 

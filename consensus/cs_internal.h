@@ -14,9 +14,10 @@
 #include "consensus.h"
 
 /*
- * One signed vote as received. Per (round, type) a validator has a first vote and at
- * most one extra, conflicting vote: the paper counts every signed message per value,
- * and a Byzantine vote relayed by an honest node may be what completes a POL.
+ * One signed vote as received (a "face" of its sender). Per (round, type) a validator
+ * has up to CS_FACES_KEPT faces, each for a different value: the paper counts every
+ * signed message per value, and a Byzantine vote relayed by an honest node may be what
+ * completes a POL. vote_set.c says which faces are kept when there are more.
  */
 struct cs_vote_entry
 {
@@ -40,16 +41,23 @@ struct cs_proposal_entry
 #define CS_VOTE_KINDS 2u
 /* Proposals kept per round: the first and one conflicting one. */
 #define CS_PROPOSALS_KEPT 2u
+/*
+ * Faces kept per (sender, round, type): room for both proposals of the round and one
+ * more value (nil, or the value a later proposal cites). Faces beyond that displace
+ * only faces worth less (vote_set.c), so memory stays fixed whatever a sender signs.
+ */
+#define CS_FACES_KEPT (CS_PROPOSALS_KEPT + 1u)
 
 struct cs_round_slot
 {
     uint32_t round; /* CS_ROUND_NONE when the slot holds nothing */
     struct cs_proposal_entry proposals[CS_PROPOSALS_KEPT];
     bool proposal_equivocated;
-    uint32_t vote_count[CS_VOTE_KINDS];         /* distinct senders */
-    struct cs_vote_entry *votes[CS_VOTE_KINDS]; /* first votes, validators_max each */
-    struct cs_vote_entry *extra[CS_VOTE_KINDS]; /* extra conflicting votes */
-    bool *equivocated[CS_VOTE_KINDS];           /* evidence reported per sender */
+    uint32_t vote_count[CS_VOTE_KINDS]; /* distinct senders with at least one face */
+    /* CS_FACES_KEPT per sender, sender-major: [from * CS_FACES_KEPT + f]; a sender's
+     * kept faces are all present ones first, each for a different value. */
+    struct cs_vote_entry *faces[CS_VOTE_KINDS];
+    bool *equivocated[CS_VOTE_KINDS]; /* evidence reported per sender */
 };
 
 /* What adding a message did. */

@@ -9,12 +9,23 @@
  * free or unwanted slot; unwanted slots that hold a POL are evicted last. A message
  * for any other round is refused (the caller counts it): an absurd round costs nothing.
  *
- * Per (round, type) each validator has a first message and at most one extra,
- * conflicting one. The paper counts every signed message per value, so both count for
- * their values (a sender counts at most once per value, and once in "any"). The extra
- * slot is replaced only by a value with more support from others, so an equivocator
- * cannot push out a value that honest validators voted for. The first conflict is
- * reported once as evidence. Memory comes from cs_slots_alloc() at init only.
+ * Votes: the paper counts every signed message per value ("2f+1 PREVOTE(h, vr, id(v))"
+ * from distinct senders), so each "face" of an equivocator counts for its own value: a
+ * sender counts at most once per value and once in "any". That is safe because any two
+ * quorums share an honest validator. Memory is bounded, so a sender keeps at most
+ * CS_FACES_KEPT faces per (round, type); one more displaces the least valuable kept
+ * face, and only if it is worth strictly more. Worth is, first, whether the value
+ * matters to a rule for that round (the block id of a proposal kept for the round, of a
+ * current proposal citing the round as its POL round, or the locked or valid value of
+ * that round: lines 28, 36 and 49 count votes for exactly these), then its support (how
+ * many other senders have a face for it). So an equivocator cannot push out a value that
+ * honest validators voted for with values nobody else signed, and a value that becomes
+ * relevant later (its proposal arrives after the votes) is stored when the driver's
+ * re-gossip delivers its votes again, as CometBFT tracks a block id once a peer claims
+ * +2/3 for it (SetPeerMaj23). The first conflict is reported once as evidence.
+ *
+ * This file must never allocate outside cs_slots_alloc() (init), do I/O, or count one
+ * sender twice for one value.
  */
 #include <string.h>
 
@@ -26,6 +37,9 @@ _Static_assert(CS_ROUND_SLOTS == CS_ROUNDS_PAST + 1u + CS_ROUND_WINDOW + 2u + CS
                "slots cover the window, the locked and valid rounds and every cited POL");
 _Static_assert(CS_ROUND_MAX + CS_ROUND_WINDOW < CS_ROUND_NONE, "window math cannot overflow");
 _Static_assert(CS_SIG_BYTES_MAX <= UINT8_MAX, "signature length fits its field");
+_Static_assert(CS_FACES_KEPT >= CS_PROPOSALS_KEPT + 1u,
+               "a sender's faces hold both proposals of a round and one more value");
+_Static_assert(2u * CS_VALIDATORS_MAX < UINT32_MAX, "a face's worth fits in 32 bits");
 
 bool cs_block_id_equal(const struct cs_block_id *a, const struct cs_block_id *b)
 {
@@ -52,8 +66,7 @@ static void cs_slot_clear(struct cs_core *core, struct cs_round_slot *slot)
     slot->proposal_equivocated = false;
     for (uint32_t k = 0; k < CS_VOTE_KINDS; k++) {
         slot->vote_count[k] = 0;
-        memset(slot->votes[k], 0, sizeof(struct cs_vote_entry) * vmax);
-        memset(slot->extra[k], 0, sizeof(struct cs_vote_entry) * vmax);
+        memset(slot->faces[k], 0, sizeof(struct cs_vote_entry) * CS_FACES_KEPT * vmax);
         memset(slot->equivocated[k], 0, sizeof(bool) * vmax);
     }
 }
@@ -64,9 +77,10 @@ int cs_slots_alloc(struct cs_core *core)
     size_t lists = (size_t)CS_ROUND_SLOTS * CS_VOTE_KINDS;
     TB_ASSERT(core->slots == NULL);
     TB_ASSERT(vmax >= 1u && vmax <= CS_VALIDATORS_MAX);
-    /* Three blocks, all here: slots, vote entries (first and extra), evidence flags. */
+    /* Three blocks, all here: slots, vote entries (every face), evidence flags. */
     core->slots = tb_calloc(CS_ROUND_SLOTS, sizeof(struct cs_round_slot));
-    struct cs_vote_entry *entries = tb_calloc(lists * 2u * vmax, sizeof(struct cs_vote_entry));
+    struct cs_vote_entry *entries =
+        tb_calloc(lists * CS_FACES_KEPT * vmax, sizeof(struct cs_vote_entry));
     bool *flags = tb_calloc(lists * vmax, sizeof(bool));
     if (core->slots == NULL || entries == NULL || flags == NULL) {
         tb_free(core->slots);
@@ -78,13 +92,12 @@ int cs_slots_alloc(struct cs_core *core)
     for (uint32_t i = 0; i < CS_ROUND_SLOTS; i++) {
         for (uint32_t k = 0; k < CS_VOTE_KINDS; k++) {
             size_t list = (size_t)i * CS_VOTE_KINDS + k;
-            core->slots[i].votes[k] = entries + (list * 2u) * vmax;
-            core->slots[i].extra[k] = entries + (list * 2u + 1u) * vmax;
+            core->slots[i].faces[k] = entries + list * CS_FACES_KEPT * vmax;
             core->slots[i].equivocated[k] = flags + list * vmax;
         }
         core->slots[i].round = CS_ROUND_NONE;
     }
-    TB_ASSERT(core->slots[0].votes[0] == entries);
+    TB_ASSERT(core->slots[0].faces[0] == entries);
     return TB_OK;
 }
 
@@ -93,7 +106,7 @@ void cs_slots_free(struct cs_core *core)
     if (core->slots == NULL)
         return;
     /* Slot 0's first lists start the entry and flag blocks. */
-    tb_free(core->slots[0].votes[0]);
+    tb_free(core->slots[0].faces[0]);
     tb_free(core->slots[0].equivocated[0]);
     tb_free(core->slots);
     core->slots = NULL;
@@ -193,19 +206,73 @@ static uint32_t cs_vote_kind(enum cs_msg_type type)
     return (uint32_t)type - 1u;
 }
 
-/* Validators other than from whose first vote of this kind is for (is_nil, id). */
-static uint32_t cs_support(const struct cs_core *core, const struct cs_round_slot *slot,
-                           uint32_t kind, uint32_t from, bool is_nil, const struct cs_block_id *id)
+/* The faces of sender from: CS_FACES_KEPT entries, the present ones first. */
+static struct cs_vote_entry *cs_faces_of(const struct cs_round_slot *slot, uint32_t kind,
+                                         uint32_t from)
+{
+    TB_ASSERT(kind < CS_VOTE_KINDS);
+    TB_ASSERT(from < CS_VALIDATORS_MAX);
+    return &slot->faces[kind][(size_t)from * CS_FACES_KEPT];
+}
+
+/* The face of from for (is_nil, id), or NULL: faces hold distinct values, so one. */
+static const struct cs_vote_entry *cs_face_find(const struct cs_round_slot *slot, uint32_t kind,
+                                                uint32_t from, bool is_nil,
+                                                const struct cs_block_id *id)
+{
+    const struct cs_vote_entry *faces = cs_faces_of(slot, kind, from);
+    for (uint32_t f = 0; f < CS_FACES_KEPT; f++) {
+        if (cs_entry_matches(&faces[f], is_nil, id))
+            return &faces[f];
+    }
+    return NULL;
+}
+
+/*
+ * Whether votes for (is_nil, id) in slot's round can complete a rule: the value of a
+ * proposal of that round (lines 36, 49), of a current proposal citing that round as its
+ * POL round (line 28), or the locked or valid value of that round. Nil never does for
+ * liveness: timeoutPrevote does what line 44 does.
+ */
+static bool cs_value_matters(struct cs_core *core, const struct cs_round_slot *slot, bool is_nil,
+                             const struct cs_block_id *id)
+{
+    const struct cs_persist *s = &core->state;
+    TB_ASSERT(slot->round != CS_ROUND_NONE);
+    if (is_nil)
+        return false;
+    for (uint32_t p = 0; p < CS_PROPOSALS_KEPT; p++) {
+        if (slot->proposals[p].present && cs_block_id_equal(&slot->proposals[p].block_id, id))
+            return true;
+    }
+    if (s->locked_round == slot->round && cs_block_id_equal(&s->locked_value, id))
+        return true;
+    if (s->valid_round == slot->round && cs_block_id_equal(&s->valid_value, id))
+        return true;
+    const struct cs_round_slot *current = cs_slot_find(core, s->round);
+    for (uint32_t p = 0; current != NULL && p < CS_PROPOSALS_KEPT; p++) {
+        const struct cs_proposal_entry *prop = &current->proposals[p];
+        if (prop->present && prop->pol_round == slot->round &&
+            cs_block_id_equal(&prop->block_id, id))
+            return true;
+    }
+    return false;
+}
+
+/* What keeping a face of from for (is_nil, id) is worth: mattering first, then support. */
+static uint32_t cs_face_worth(struct cs_core *core, const struct cs_round_slot *slot, uint32_t kind,
+                              uint32_t from, bool is_nil, const struct cs_block_id *id)
 {
     uint32_t n = core->state.validators.count;
-    uint32_t count = 0;
-    TB_ASSERT(kind < CS_VOTE_KINDS);
+    uint32_t support = 0;
     TB_ASSERT(n <= core->options.validators_max);
+    TB_ASSERT(from < n);
     for (uint32_t i = 0; i < n; i++) {
-        if (i != from && cs_entry_matches(&slot->votes[kind][i], is_nil, id))
-            count++;
+        if (i != from && cs_face_find(slot, kind, i, is_nil, id) != NULL)
+            support++;
     }
-    return count;
+    TB_ASSERT(support < CS_VALIDATORS_MAX);
+    return (cs_value_matters(core, slot, is_nil, id) ? CS_VALIDATORS_MAX : 0u) + support;
 }
 
 static void cs_evidence_fill(struct cs_evidence *evidence, const struct cs_vote *vote,
@@ -239,33 +306,58 @@ static void cs_entry_set(struct cs_vote_entry *entry, const struct cs_vote *vote
     entry->sig = vote->sig;
 }
 
+/*
+ * Keeps a new face of vote->from (a value none of its faces has): in a free entry, else
+ * in place of the least worth kept face if the new one is worth strictly more (ties keep
+ * what is there, so a sender cannot churn its own faces).
+ */
+static void cs_face_keep(struct cs_core *core, struct cs_round_slot *slot, uint32_t kind,
+                         const struct cs_vote *vote)
+{
+    struct cs_vote_entry *faces = cs_faces_of(slot, kind, vote->from);
+    TB_ASSERT(faces[0].present);
+    TB_ASSERT(cs_face_find(slot, kind, vote->from, vote->is_nil, &vote->block_id) == NULL);
+    uint32_t low = 0;
+    uint32_t low_worth = UINT32_MAX;
+    for (uint32_t f = 0; f < CS_FACES_KEPT; f++) {
+        if (!faces[f].present) {
+            cs_entry_set(&faces[f], vote);
+            return;
+        }
+        uint32_t worth =
+            cs_face_worth(core, slot, kind, vote->from, faces[f].is_nil, &faces[f].block_id);
+        if (worth < low_worth) {
+            low = f;
+            low_worth = worth;
+        }
+    }
+    if (cs_face_worth(core, slot, kind, vote->from, vote->is_nil, &vote->block_id) > low_worth)
+        cs_entry_set(&faces[low], vote);
+}
+
 enum cs_add_result cs_vote_set_add(struct cs_core *core, struct cs_round_slot *slot,
                                    const struct cs_vote *vote, struct cs_evidence *evidence)
 {
     TB_ASSERT(slot->round == vote->round);
     TB_ASSERT(vote->from < core->state.validators.count);
     uint32_t kind = cs_vote_kind(vote->type);
-    struct cs_vote_entry *first = &slot->votes[kind][vote->from];
-    struct cs_vote_entry *extra = &slot->extra[kind][vote->from];
-    if (!first->present) {
-        cs_entry_set(first, vote);
+    struct cs_vote_entry *faces = cs_faces_of(slot, kind, vote->from);
+    if (!faces[0].present) {
+        cs_entry_set(&faces[0], vote);
         slot->vote_count[kind]++;
         TB_ASSERT(slot->vote_count[kind] <= core->state.validators.count);
         return CS_ADD_NEW;
     }
-    if (cs_entry_matches(first, vote->is_nil, &vote->block_id) ||
-        cs_entry_matches(extra, vote->is_nil, &vote->block_id))
+    if (cs_face_find(slot, kind, vote->from, vote->is_nil, &vote->block_id) != NULL)
         return CS_ADD_DUPLICATE;
-    /* A conflict: keep the better-supported of the extra vote and this one. */
-    uint32_t support = cs_support(core, slot, kind, vote->from, vote->is_nil, &vote->block_id);
-    if (!extra->present ||
-        support > cs_support(core, slot, kind, vote->from, extra->is_nil, &extra->block_id))
-        cs_entry_set(extra, vote);
-    if (slot->equivocated[kind][vote->from])
-        return CS_ADD_EQUIVOCATION_AGAIN;
-    slot->equivocated[kind][vote->from] = true;
-    cs_evidence_fill(evidence, vote, first);
-    return CS_ADD_EQUIVOCATION;
+    /* A conflict. Evidence first: keeping the new face may displace faces[0]. */
+    bool again = slot->equivocated[kind][vote->from];
+    if (!again) {
+        slot->equivocated[kind][vote->from] = true;
+        cs_evidence_fill(evidence, vote, &faces[0]);
+    }
+    cs_face_keep(core, slot, kind, vote);
+    return again ? CS_ADD_EQUIVOCATION_AGAIN : CS_ADD_EQUIVOCATION;
 }
 
 /* Prevotes and precommits for id in slot: how much a conflicting proposal matters. */
@@ -350,9 +442,8 @@ uint32_t cs_vote_set_count(const struct cs_core *core, const struct cs_round_slo
     bool is_nil = filter == CS_COUNT_NIL;
     uint32_t count = 0;
     for (uint32_t i = 0; i < n; i++) {
-        /* First and extra hold different values: a sender counts once per value. */
-        if (cs_entry_matches(&slot->votes[kind][i], is_nil, id) ||
-            cs_entry_matches(&slot->extra[kind][i], is_nil, id))
+        /* A sender's faces hold different values: it counts at most once per value. */
+        if (cs_face_find(slot, kind, i, is_nil, id) != NULL)
             count++;
     }
     TB_ASSERT(count <= slot->vote_count[kind]);
@@ -367,10 +458,8 @@ uint32_t cs_vote_set_certificate(const struct cs_core *core, const struct cs_rou
     TB_ASSERT(n <= CS_VALIDATORS_MAX);
     commit->signer_count = 0;
     for (uint32_t i = 0; i < n; i++) {
-        const struct cs_vote_entry *entry = &slot->votes[kind][i];
-        if (!cs_entry_matches(entry, false, id))
-            entry = &slot->extra[kind][i];
-        if (!cs_entry_matches(entry, false, id))
+        const struct cs_vote_entry *entry = cs_face_find(slot, kind, i, false, id);
+        if (entry == NULL)
             continue;
         commit->signers[commit->signer_count].index = i;
         commit->signers[commit->signer_count].sig = entry->sig;

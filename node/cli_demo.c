@@ -6,6 +6,10 @@
  *
  * Everything printed is computed here; nothing is canned. Files go to --dir (or a
  * temporary directory that is removed at the end).
+ *
+ * This is the offline walk-through (`tongban demo --offline`): no node runs and nothing
+ * is sent anywhere. The live federation of four cities on loopback is ./scripts/demo,
+ * which drives `tongban init`, `genesis`, `node`, `agency add`, `issue` and `revoke`.
  */
 #define _GNU_SOURCE
 #include <ftw.h>
@@ -478,8 +482,10 @@ static int demo_remove_entry(const char *path, const struct stat *st, int flag, 
 static void demo_usage(FILE *out)
 {
     fprintf(out,
-            "usage: tongban demo [--suite SUITE] [--dir DIR] [--once]\n"
+            "usage: tongban demo --offline [--suite SUITE] [--dir DIR] [--once]\n"
             "\n"
+            "The live demo, four cities' nodes on loopback, is ./scripts/demo in the source\n"
+            "tree. This command is its offline companion (--offline is the default):\n"
             "Walks through what tongban does, computing everything for real: city keys, a\n"
             "genesis and its chain id, an agency, a signed record for a citizen, its inclusion\n"
             "proof in the append-only log, and its status proof before and after revocation.\n"
@@ -487,17 +493,16 @@ static void demo_usage(FILE *out)
             "  --suite SUITE  only this suite (ed25519-sha256 or sm2-sm3); default: both\n"
             "  --dir DIR      keep the files made (keys, genesis) in DIR; default: a temporary\n"
             "                 directory removed at the end\n"
-            "  --once         end after the walk-through (the default for now)\n");
+            "  --offline      no nodes, nothing sent: everything computed in this process\n"
+            "  --once         end after the walk-through (always the case offline)\n");
 }
 
 int cli_demo(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"suite", required_argument, NULL, 's'},
-        {"dir", required_argument, NULL, 'd'},
-        {"once", no_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"suite", required_argument, NULL, 's'}, {"dir", required_argument, NULL, 'd'},
+        {"once", no_argument, NULL, 'o'},        {"offline", no_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     const char *suite_name = NULL;
     const char *dir = NULL;
@@ -516,6 +521,7 @@ int cli_demo(int argc, char **argv)
             dir = optarg;
             break;
         case 'o':
+        case 'O':
             break;
         case 'h':
             demo_usage(stdout);
@@ -533,6 +539,7 @@ int cli_demo(int argc, char **argv)
     if (dir != tmp && mkdir(dir, 0700) != 0 && access(dir, W_OK) != 0)
         return cli_fail("demo", "cannot use directory '%s'", dir);
     printf("tongban demo: what one city's node does, computed for real (files in %s)\n", dir);
+    printf("(offline walk-through; ./scripts/demo runs four cities' nodes on loopback)\n");
     if (suite_name == NULL || suite == CR_SUITE_ED25519_SHA256)
         rv = demo_run_suite(CR_SUITE_ED25519_SHA256, dir);
     if (rv == CLI_EXIT_OK && (suite_name == NULL || suite == CR_SUITE_SM2_SM3))
@@ -541,6 +548,6 @@ int cli_demo(int argc, char **argv)
         fprintf(stderr, "tongban demo: could not remove %s\n", tmp);
     if (rv == CLI_EXIT_OK)
         printf(
-            "\ndemo complete. Next: the node itself (LMDB, consensus between cities, JSON API).\n");
+            "\ndemo complete. Next: ./scripts/demo runs it for real, four cities on loopback.\n");
     return rv;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cr_hash.h"
@@ -22,6 +23,7 @@ static void genesis_usage(FILE *out)
         "usage: tongban genesis --federation NAME --member FILE [--member FILE ...]\n"
         "                       --type TYPE:SHARING [--type ...] --out GENESIS\n"
         "                       [--suite SUITE] [--created-at UNIX_SECONDS] [--force]\n"
+        "                       [--subject-key-out FILE]\n"
         "\n"
         "Builds the genesis file every node of a federation starts from, and prints its chain\n"
         "id. Each member FILE is a descriptor {\"city\", \"name\", \"node_key\", \"endpoint\"}.\n"
@@ -34,7 +36,12 @@ static void genesis_usage(FILE *out)
         "  --suite SUITE       ed25519-sha256 (default) or sm2-sm3\n"
         "  --created-at SECS   creation time (default: now)\n"
         "  --out GENESIS       where to write the genesis JSON\n"
-        "  --force             overwrite GENESIS if it exists\n");
+        "  --subject-key-out F where to write the federation's subject key: 32 random bytes\n"
+        "                      (mode 0600) that turn ID numbers into keyed subjects; every\n"
+        "                      node and issuing agency needs a copy, nobody else. Default:\n"
+        "                      subject.key next to GENESIS. An existing key is kept (subjects\n"
+        "                      stay stable) unless --force is given\n"
+        "  --force             overwrite GENESIS (and the subject key) if they exist\n");
 }
 
 static int parse_sharing(const char *text, enum cfg_sharing *out)
@@ -106,6 +113,7 @@ struct genesis_args
     const char *federation;
     const char *out_path;
     const char *suite_name;
+    const char *subject_key_path;
     uint64_t created_at;
     int force;
     const char *member_paths[CFG_MEMBERS_MAX];
@@ -124,6 +132,7 @@ static int genesis_parse_args(int argc, char **argv, struct genesis_args *a)
         {"created-at", required_argument, NULL, 'c'},
         {"out", required_argument, NULL, 'o'},
         {"force", no_argument, NULL, 'f'},
+        {"subject-key-out", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -144,6 +153,9 @@ static int genesis_parse_args(int argc, char **argv, struct genesis_args *a)
             break;
         case 'f':
             a->force = 1;
+            break;
+        case 'S':
+            a->subject_key_path = optarg;
             break;
         case 'm':
             if (a->member_count == CFG_MEMBERS_MAX)
@@ -178,6 +190,42 @@ static int genesis_parse_args(int argc, char **argv, struct genesis_args *a)
         return cli_usage_error("genesis", "--federation and --out are required");
     if (a->member_count == 0 || a->type_count == 0)
         return cli_usage_error("genesis", "at least one --member and one --type are required");
+    return CLI_EXIT_OK;
+}
+
+/*
+ * The federation's subject key (DESIGN 3.3): 32 random bytes, mode 0600, written next to the
+ * genesis unless a path is given. An existing key is kept without --force, so that rebuilding
+ * a genesis does not silently change every citizen's subject.
+ */
+static int genesis_subject_key(const struct genesis_args *a)
+{
+    char path[4096];
+    char errmsg[TB_ERRMSG_SIZE] = "";
+    uint8_t key[32];
+    int rv;
+
+    if (a->subject_key_path != NULL) {
+        snprintf(path, sizeof(path), "%s", a->subject_key_path);
+    } else {
+        const char *slash = strrchr(a->out_path, '/');
+        int dir_len = slash == NULL ? 0 : (int)(slash - a->out_path + 1);
+        if (snprintf(path, sizeof(path), "%.*ssubject.key", dir_len, a->out_path) >=
+            (int)sizeof(path))
+            return cli_fail("genesis", "path too long: '%s'", a->out_path);
+    }
+    if (!a->force && access(path, F_OK) == 0) {
+        printf("subject key %s (exists, kept)\n", path);
+        return CLI_EXIT_OK;
+    }
+    rv = cr_random(key, sizeof(key));
+    if (rv == TB_OK)
+        rv = cli_write_file(path, key, sizeof(key), 0600, errmsg);
+    tb_wipe(key, sizeof(key));
+    if (rv != TB_OK)
+        return cli_fail("genesis", "subject key: %s", errmsg[0] ? errmsg : tb_strerror(rv));
+    printf("subject key %s (new, 32 bytes, mode 0600: copy it to every node, keep it secret)\n",
+           path);
     return CLI_EXIT_OK;
 }
 
@@ -228,6 +276,8 @@ int cli_genesis(int argc, char **argv)
         goto done;
     }
     rv = genesis_write(a->out_path, &g);
+    if (rv == CLI_EXIT_OK)
+        rv = genesis_subject_key(a);
 done:
     cfg_genesis_release(&g);
     tb_free(members);

@@ -41,6 +41,7 @@
 
 #include "tb_alloc.h"
 #include "tb_assert.h"
+#include "tb_text.h"
 
 #define HTTP_ROUTES_MAX 64
 #define HTTP_SEGMENTS_MAX 16
@@ -507,8 +508,12 @@ static void http_conn_setup(struct http_conn *conn)
         evhttp_connection_free(conn->evcon); /* out of memory: runs http_conn_close_cb */
         return;
     }
-    /* No deadline yet: evhttp's io timeout closes a silent connection; the request
-     * deadline starts with the first byte of a head (http_conn_input_cb). */
+    /* Plain HTTP: no deadline yet, evhttp's io timeout closes a silent connection and
+     * the request deadline starts with the first byte of a head (http_conn_input_cb).
+     * TLS: a handshake dripped byte by byte would dodge the io timeout, so the deadline
+     * runs from the start too (and restarts with the first decrypted byte). */
+    if (srv->tls)
+        http_conn_arm(conn);
 }
 
 static void http_conn_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -574,56 +579,6 @@ static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
 
 /* ---- strict percent-decoding and query parsing ---- */
 
-static int http_hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* True when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF). */
-static bool http_utf8_valid(const uint8_t *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1fu;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0fu;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07u;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3fu);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    TB_ASSERT(i == len);
-    return true;
-}
-
 /*
  * Decodes src[0..len) into dst (NUL-terminated; dst has len + 1 bytes). Strict: every
  * '%' needs two hex digits, control bytes and invalid UTF-8 are rejected, and '/' may
@@ -640,8 +595,8 @@ static int http_pct_decode(const char *src, size_t len, char *dst, bool plus_is_
         if (c == '%') {
             if (len - i < 3)
                 return TB_EMALFORMED;
-            int hi = http_hex_value(src[i + 1]);
-            int lo = http_hex_value(src[i + 2]);
+            int hi = tb_hex_digit(src[i + 1]);
+            int lo = tb_hex_digit(src[i + 2]);
             if (hi < 0 || lo < 0)
                 return TB_EMALFORMED;
             c = hi * 16 + lo;
@@ -654,7 +609,7 @@ static int http_pct_decode(const char *src, size_t len, char *dst, bool plus_is_
         dst[o++] = (char)c;
     }
     dst[o] = '\0';
-    return http_utf8_valid((const uint8_t *)dst, o) ? TB_OK : TB_EMALFORMED;
+    return tb_utf8_valid((const uint8_t *)dst, o) ? TB_OK : TB_EMALFORMED;
 }
 
 /* Parses the raw query into req->query; out is a scratch area of query length + 1. */
@@ -1183,7 +1138,7 @@ int http_body_json(struct http_req *req, json_t **out)
                          l->json_bytes_max);
         return TB_ELIMIT;
     }
-    if (memchr(req->body, 0, req->body_len) != NULL || !http_utf8_valid(req->body, req->body_len)) {
+    if (memchr(req->body, 0, req->body_len) != NULL || !tb_utf8_valid(req->body, req->body_len)) {
         http_reply_error(req, 400, "bad_json", "body is not valid UTF-8 text");
         return TB_EMALFORMED;
     }
@@ -1481,8 +1436,12 @@ void http_server_free(struct http_server *srv)
         http_conn_unlink(conn);
         if (conn->state == HTTP_CONN_PENDING)
             bufferevent_decref(conn->bev);
-        if (conn->req != NULL)
+        else
+            event_del(&conn->close_ev);
+        if (conn->req != NULL) {
+            conn->req->evreq = NULL; /* evhttp_free already freed it */
             http_req_detach(conn->req);
+        }
         tb_free(conn);
     }
     while (srv->deferred != NULL) {
@@ -1492,7 +1451,9 @@ void http_server_free(struct http_server *srv)
             req->next->prev = NULL;
         req->srv = NULL; /* its reply now only frees it */
         req->prev = req->next = NULL;
-        http_req_detach(req); /* last: the gone callback may reply and free req */
+        if (!req->gone)
+            req->evreq = NULL; /* untracked connection: evhttp_free freed it */
+        http_req_detach(req);  /* last: the gone callback may reply and free req */
     }
     for (uint32_t i = 0; i < srv->routes_count; i++)
         tb_free(srv->routes[i].pattern);

@@ -15,7 +15,13 @@ static const struct cli_command commands[] = {
     {"keygen", "make a key pair for a node or an agency (ed25519-sha256 or sm2-sm3)", cli_keygen},
     {"genesis", "build a federation's genesis file from member descriptors", cli_genesis},
     {"chain-id", "print the chain id of a genesis file", cli_chain_id},
-    {"demo", "walk through what the node does, in both suites", cli_demo},
+    {"demo", "walk through what the node does, offline, in both suites", cli_demo},
+    {"init", "set up a city's node directory: key, config, member descriptor", cli_init},
+    {"agency", "register an agency of this node's city with a new key (agency add)", cli_agency},
+    {"issue", "sign a record as an agency and submit it to the city's node", cli_issue},
+    {"revoke", "sign a record's revocation as its agency and submit it", cli_revoke},
+    {"status", "show a node's status, or a record's status", cli_status},
+    {"node", "run a city's node", cli_node},
 };
 
 static void usage(FILE *out)

@@ -20,3 +20,37 @@ tb_unit_test(test_node_ledger SOURCES unit/test_node_ledger.c LIBS tb_ledger)
 tb_unit_test(test_node_qr SOURCES unit/test_node_qr.c LIBS tb_qr tb_base PkgConfig::QRENCODE
   LABELS unit)
 tb_fuzz_target(fuzz_qr_uri fuzz/fuzz_qr_uri.c tb_qr tb_base)
+
+# e2e
+add_test(NAME cli_commands COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/cli_commands.sh
+  $<TARGET_FILE:tongban>)
+set_tests_properties(cli_commands PROPERTIES LABELS "e2e" TIMEOUT 300)
+add_test(NAME cli_stand_in COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/cli_stand_in.sh
+  $<TARGET_FILE:tongban>)
+set_tests_properties(cli_stand_in PROPERTIES LABELS "e2e" TIMEOUT 300)
+foreach(suite ed25519-sha256 sm2-sm3)
+  add_test(NAME demo_once_${suite} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/demo_once.sh
+    $<TARGET_FILE:tongban> ${suite})
+  # The demo prefers ports 7101-7104: never two demos at once.
+  set_tests_properties(demo_once_${suite} PROPERTIES LABELS "e2e" TIMEOUT 300
+    RESOURCE_LOCK tongban_demo_ports)
+endforeach()
+
+# nodecore
+add_executable(txgen e2e/txgen.c)
+target_link_libraries(txgen PRIVATE tb_config tb_wire tb_crypto tb_base)
+tb_warnings(txgen)
+add_test(NAME cluster_basic COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/cluster_basic.sh
+  $<TARGET_FILE:tongban> $<TARGET_FILE:txgen>)
+set_tests_properties(cluster_basic PROPERTIES LABELS "e2e" TIMEOUT 120)
+tb_unit_test(test_node_mempool SOURCES unit/test_node_mempool.c LIBS tb_node LABELS unit)
+tb_unit_test(test_node_peer_msg SOURCES unit/test_node_peer_msg.c LIBS tb_wire tb_base
+  LABELS unit)
+tb_unit_test(test_node_wal SOURCES unit/test_node_wal.c LIBS tb_node LABELS unit)
+tb_unit_test(test_node_sync SOURCES unit/test_node_sync.c LIBS tb_node LABELS unit)
+tb_unit_test(test_node_log SOURCES unit/test_node_log.c LIBS tb_node PkgConfig::JANSSON
+  LABELS unit)
+
+# api
+tb_unit_test(test_node_api SOURCES unit/test_node_api.c LIBS tb_api tb_http tb_ledger tb_store
+  tb_wire tb_crypto tb_config tb_base PkgConfig::LIBEVENT PkgConfig::JANSSON LABELS unit)

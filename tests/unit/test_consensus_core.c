@@ -100,6 +100,9 @@ static const struct cs_options t_options = {
     .mutations = 0,
 };
 
+/* n for START rows: N unless a test of a larger set says otherwise (and restores it). */
+static uint32_t t_count = N;
+
 static struct cs_block_id t_id(char v)
 {
     struct cs_block_id id;
@@ -190,7 +193,7 @@ static struct cs_event t_event(const struct t_row *row)
     case T_START:
         ev.type = CS_EVENT_START_HEIGHT;
         ev.start_height.height = h;
-        ev.start_height.validators.count = N;
+        ev.start_height.validators.count = t_count;
         ev.start_height.validators.self_index = row->from;
         break;
     case T_PROPOSAL:
@@ -640,6 +643,104 @@ static void equivocator_vote_completes_pol(void **state)
         END,
     };
     t_run_table(rows, 0);
+}
+
+/*
+ * FOUND.md item 3 (tongban-sim seed 1010762, n = 7): two equivocators, and one of them
+ * shows four faces for round 0 (B, nil, C, A). Honest 1, 2, 3 and the A faces of 5 and 6
+ * are a POL for A, but we kept 5's first faces, and its A face came before A mattered
+ * (no proposal for it yet) and before anyone else voted A. When round 1's proposal cites
+ * round 0 for A, the A face (re-gossiped) displaces a face nobody needs, completes the
+ * POL and the round commits. Before the fix 5 kept B and nil forever (nil had as much
+ * support as A), the POL stayed at 4 of 5, and no prevote came.
+ */
+static void equivocator_faces_cannot_hide_pol(void **state)
+{
+    (void)state;
+    const struct t_row rows[] = {
+        START(0, "tP0"),
+        TO(0, CS_STEP_PROPOSE, "V0:nil"),
+        PV(0, 0, NIL, ""),
+        PV(0, 4, NIL, ""),
+        PV(0, 6, NIL, ""),
+        PV(0, 5, 'B', ""),
+        PV(0, 5, NIL, "E:V5"),
+        PV(0, 5, 'C', ""), /* a third face: kept, as faces are free */
+        PV(0, 5, 'A', ""), /* a fourth, worth nothing yet: dropped */
+        PV(0, 1, 'A', "tV0"),
+        PV(0, 2, 'A', ""),
+        PV(0, 3, 'A', ""),
+        PV(0, 6, 'A', "E:V6"),
+        TO(0, CS_STEP_PREVOTE, "C0:nil"),
+        PC(0, 0, NIL, ""),
+        PC(0, 4, NIL, ""),
+        PC(0, 1, 'A', ""),
+        PC(0, 2, 'A', ""),
+        PC(0, 3, 'A', "tC0"),
+        TO(0, CS_STEP_PRECOMMIT, "tP1"),
+        PROP(1, 2, 'A', 0, ""), /* cites round 0: 4 prevotes for A there, not 5 */
+        STATE("h1 r1 propose L:- VV:-"),
+        PV(0, 5, 'A', "V1:A"), /* A matters now: it displaces B and completes the POL */
+        PV(1, 0, 'A', ""),
+        PV(1, 1, 'A', ""),
+        PV(1, 2, 'A', ""),
+        PV(1, 3, 'A', ""),
+        PV(1, 4, 'A', "C1:A"),
+        STATE("h1 r1 precommit L:A1 VV:A1"),
+        PC(1, 0, 'A', ""),
+        PC(1, 1, 'A', ""),
+        PC(1, 2, 'A', ""),
+        PC(1, 3, 'A', ""),
+        PC(1, 4, 'A', "D1:A#5"),
+        END,
+    };
+    t_count = 7; /* t_count_reset() restores it even when a row fails */
+    t_run_table(rows, 0);
+}
+
+static int t_count_reset(void **state)
+{
+    (void)state;
+    t_count = N;
+    return 0;
+}
+
+/*
+ * Bounded faces never cost a value that matters: an equivocator that signs a dozen
+ * values after its vote for the proposal still counts for the proposal (once), and in
+ * "any" once. Evidence comes once; B fills the last free face (so B again is a
+ * duplicate), and every later value, worth nothing, is dropped each time it comes.
+ */
+static void junk_faces_never_displace_the_proposal(void **state)
+{
+    (void)state;
+    struct cs_core core;
+    struct cs_update u;
+    const struct t_row head[] = {
+        START(0, "tP0"),
+        PROP(0, 1, 'A', NOPOL, "V0:A"),
+        PV(0, 3, 'A', ""),
+        PV(0, 3, NIL, "E:V3"),
+        END,
+    };
+    assert_int_equal(cs_core_init(&core, &t_options), TB_OK);
+    t_run(&core, head, &u);
+    for (char v = 'B'; v < 'B' + 12; v++) {
+        const struct t_row junk[] = {PV(0, 3, v, ""), PV(0, 3, v, ""), END};
+        t_run(&core, junk, &u);
+    }
+    assert_int_equal(core.stats.equivocations, 1 + 1 + 2 * 11);
+    assert_int_equal(core.stats.duplicates, 1);
+    const struct t_row tail[] = {
+        PV(0, 0, 'A', ""),
+        PV(0, 3, 'A', ""), /* still a duplicate: its A face was never displaced */
+        PV(0, 1, 'A', "C0:A"),
+        STATE("h1 r0 precommit L:A0 VV:A0"),
+        END,
+    };
+    t_run(&core, tail, &u);
+    assert_int_equal(core.stats.duplicates, 2);
+    cs_core_release(&core);
 }
 
 /* Runs one row and returns its rc; the rendered output is ignored. */
@@ -1211,6 +1312,8 @@ int main(void)
         cmocka_unit_test(observer_decides_without_signing),
         cmocka_unit_test(equivocation_gives_evidence_once_and_counts_once),
         cmocka_unit_test(equivocator_vote_completes_pol),
+        cmocka_unit_test_teardown(equivocator_faces_cannot_hide_pol, t_count_reset),
+        cmocka_unit_test(junk_faces_never_displace_the_proposal),
         cmocka_unit_test(old_pol_round_is_pinned),
         cmocka_unit_test(certificate_lists_distinct_signers),
         cmocka_unit_test(bad_input_is_refused_or_counted),

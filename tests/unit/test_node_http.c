@@ -1260,6 +1260,37 @@ static void tls_client_certificate_key(void **state)
     EVP_PKEY_free(ckey);
 }
 
+static void tls_handshake_drip_closed(void **state)
+{
+    struct t_srv t;
+    struct http_limits l;
+    EVP_PKEY *key;
+    X509 *cert;
+    char drip[64];
+    (void)state;
+    t_ed25519_cert("node-a", &key, &cert);
+    SSL_CTX *sctx = t_ssl_ctx(true, key, cert);
+    http_limits_default(&l);
+    l.io_timeout_ms = 600;
+    l.request_timeout_ms = 1200;
+    t_setup(&t, &l);
+    t_server_tls(t.srv, sctx);
+    /* A TLS record header (257 bytes follow) and the start of its body, one byte per
+     * 50 ms: never idle for 600 ms, never a complete record to reject. */
+    memset(drip, 'x', sizeof(drip) - 1);
+    drip[sizeof(drip) - 1] = '\0';
+    memcpy(drip, "\x16\x03\x01\x01\x01", 5); /* no NUL: dripped as a C string */
+    int fd = t_connect(http_server_port(t.srv));
+    int ms = t_wait_eof(&t, fd, 3000, drip);
+    close(fd);
+    assert_true(ms >= 800); /* past the io timeout... */
+    assert_true(ms < 2500); /* ...closed by the deadline */
+    t_teardown(&t);
+    SSL_CTX_free(sctx);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1280,6 +1311,7 @@ int main(void)
         cmocka_unit_test(allocation_failures_answered),
         cmocka_unit_test(start_and_route_errors),
         cmocka_unit_test(tls_client_certificate_key),
+        cmocka_unit_test(tls_handshake_drip_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,219 @@
+/*
+ * node/node_int.h: what the node's own files (node.c, driver.c, sync.c, peer_api.c,
+ * metrics.c) share: struct node and the internal calls between them. Not for node/api.c,
+ * which uses node.h only.
+ *
+ * Everything here runs on the event loop thread. The loop is the only writer of consensus
+ * state, the mempool and the store's write transaction.
+ */
+#ifndef NODE_NODE_INT_H
+#define NODE_NODE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consensus.h"
+#include "cr_sign.h"
+#include "http.h"
+#include "log.h"
+#include "mempool.h"
+#include "node.h"
+#include "peer.h"
+#include "wire_peer.h"
+
+struct event;
+
+#define NODE_TICK_MS 500u      /* status polls, re-gossip, retries */
+#define NODE_REGOSSIP_MS 1000u /* own messages of the running height go out again */
+#define NODE_PEER_BACKOFF_MAX_MS 30000u
+#define NODE_BLOCKS_KEPT 8u /* proposed blocks remembered per height */
+#define NODE_HELD_MAX 64u   /* messages held for a future height */
+#define NODE_OUTBOX_MAX 16u /* own signed messages kept for re-gossip */
+#define NODE_MEMPOOL_COUNT_MAX 20000u
+#define NODE_MEMPOOL_BYTES_MAX (64u * 1024u * 1024u)
+
+/* ---- metrics ---- */
+
+struct node_metrics
+{
+    uint64_t http_by_class[6]; /* index status/100; peer and API requests alike */
+    uint64_t committed_txs;
+    uint64_t committed_blocks;
+    uint64_t rounds_total; /* rounds started (round 0 included) */
+    uint64_t store_errors;
+    uint64_t sync_blocks;
+    uint64_t sync_refused;
+    uint64_t peer_msgs_bad;
+    uint64_t txs_gossiped_in;
+};
+
+/* ---- peers ---- */
+
+struct node_peer
+{
+    struct node *node;
+    const struct cfg_member *member; /* borrowed from the genesis */
+    uint32_t index;                  /* validator index */
+    uint8_t key_id[WIRE_HASH_BYTES];
+    struct cr_key *key; /* public node key, for signatures */
+    bool self;
+    bool up;
+    uint64_t height; /* their committed height */
+    uint64_t last_seen_ms;
+    uint32_t failures;
+    uint64_t next_poll_ms; /* monotonic */
+    bool poll_in_flight;
+    bool polled; /* answered or failed at least once since start */
+    bool sync_in_flight;
+    uint64_t sync_block_until_ms; /* dropped for sync until then (garbage, bad cert) */
+};
+
+/* ---- consensus driver ---- */
+
+struct node_block
+{
+    bool used;
+    uint64_t height;
+    uint8_t id[WIRE_HASH_BYTES];
+    struct tb_buf bytes;
+};
+
+struct node_held
+{
+    bool used;
+    uint64_t height;
+    struct tb_buf bytes; /* an encoded wire_peer_consensus */
+};
+
+struct node_timer
+{
+    struct node *node;
+    struct event *ev;
+    uint64_t height;
+    uint32_t round;
+    enum cs_step step;
+};
+
+struct node_driver
+{
+    struct cs_core core;
+    struct cs_options core_options;
+    struct cs_update update;
+    bool running;         /* the core has a height */
+    bool waiting_restore; /* the WAL is ahead of the block store: sync first */
+    bool started;         /* consensus begins after the first status poll round */
+    uint64_t start_ms;    /* monotonic time of node_start */
+    bool halted;          /* the WAL could not be written: retry from the durable record */
+    struct cs_persist wal_pending;
+    struct cs_persist durable; /* the last record made durable */
+    bool has_durable;
+    uint32_t last_round; /* for rounds_total */
+    uint64_t last_height;
+    uint64_t committed;  /* the ledger's committed height, cached */
+    bool commit_pending; /* a decided block whose commit failed: retried on tick */
+    struct tb_buf commit_block;
+    struct tb_buf commit_cert;
+    bool need_block; /* the core asked for a block we have not built yet */
+    struct cs_need_block need;
+    uint64_t idle_since_ms; /* decided and idle; 0 when a height is running */
+    uint64_t first_pending_ms;
+    struct node_timer timers[3]; /* propose, prevote, precommit */
+    struct node_block blocks[NODE_BLOCKS_KEPT];
+    struct node_held held[NODE_HELD_MAX];
+    struct tb_buf outbox[NODE_OUTBOX_MAX];
+    uint32_t outbox_count;
+    uint64_t outbox_height;
+    uint64_t last_gossip_ms;
+};
+
+struct node
+{
+    struct cfg_config cfg;
+    struct cfg_genesis genesis;
+    struct cr_key *key; /* this node's signing key */
+    struct store *store;
+    struct ledger *ledger;
+    enum cr_suite suite;
+    uint8_t chain_id[WIRE_HASH_BYTES];
+    uint32_t self_index;
+    uint32_t validator_count;
+    struct node_peer peers[NODE_PEERS_MAX]; /* by validator index */
+    struct mempool mempool;
+    struct node_driver drv;
+    struct node_metrics metrics;
+    bool writable;
+    bool stopping;
+    struct event_base *base;
+    struct http_server *http;
+    struct peer_client *client;
+    struct event *sig_int, *sig_term, *tick;
+    char errmsg[TB_ERRMSG_SIZE];
+};
+
+/* Clocks: unix ms (block times, last_seen) and monotonic ms (schedules). */
+uint64_t node_now_ms(void);
+uint64_t node_mono_ms(void);
+
+/* Marks the store failing (logs, counts, 503 to writers) or healthy again. */
+void node_store_failed(struct node *n, const char *what, int rc, const char *errmsg);
+
+/* Admission shared by the API path and gossip: gossip says whether to forward it. */
+TB_MUST_CHECK int node_admit(struct node *n, struct tb_bytes envelope, bool gossip,
+                             struct node_tx_result *out, char *errmsg);
+
+/* ---- driver.c ---- */
+TB_MUST_CHECK int driver_open(struct node *n, char *errmsg);
+void driver_close(struct node *n);
+/* Starts consensus: resumes from the WAL or starts the next height. */
+void driver_start(struct node *n);
+/* A consensus message from a peer (or re-fed held message); bytes are the encoded message. */
+void driver_on_message(struct node *n, struct tb_bytes bytes);
+/* The mempool gained a tx. */
+void driver_on_tx(struct node *n);
+/* A peer came up: send it what we signed at the running height. */
+void driver_on_peer_up(struct node *n, struct node_peer *p);
+/* Periodic work: re-gossip, idle start, pending block build. */
+void driver_tick(struct node *n);
+/* Sync committed a block at height h: move the core on. */
+void driver_after_sync(struct node *n, uint64_t height);
+/* Applies a committed block and its certificate in one write transaction. */
+TB_MUST_CHECK int driver_commit_block(struct node *n, struct tb_bytes block, struct tb_bytes cert,
+                                      char *errmsg);
+
+/* WAL record codec (fixed little-endian layout, see driver.c). */
+#define NODE_WAL_BYTES 1024u
+TB_MUST_CHECK int node_wal_encode(const struct cs_persist *p, struct tb_buf *out);
+TB_MUST_CHECK int node_wal_decode(const uint8_t *data, size_t len, struct cs_persist *out);
+/*
+ * The double-sign guard the driver asserts before every signature: msg of its type must
+ * not be at or below what `durable` (the record made durable BEFORE this update) says
+ * was signed last, unless it is the identical message (a resend). True when allowed.
+ */
+bool node_wal_may_sign(const struct cs_persist *durable, const struct cs_msg *msg);
+
+/* ---- sync.c ---- */
+/*
+ * Checks a commit certificate for block_hash at height against the validators' keys:
+ * strict decode, height and hash equal, more than 2/3 of n distinct signers below n, each
+ * precommit signature valid over wire_vote_sign_input(chain_id, vote). TB_OK or
+ * TB_EMALFORMED / TB_EINVAL / TB_EBADSIG with errmsg.
+ */
+TB_MUST_CHECK int node_cert_check(enum cr_suite suite, const uint8_t chain_id[WIRE_HASH_BYTES],
+                                  struct cr_key *const *keys, uint32_t n, uint64_t height,
+                                  const uint8_t block_hash[WIRE_HASH_BYTES], struct tb_bytes cert,
+                                  char *errmsg);
+void sync_tick(struct node *n);
+void sync_on_status(struct node *n, struct node_peer *p, const struct wire_peer_status *st);
+
+/* ---- peer_api.c ---- */
+TB_MUST_CHECK int peer_api_register(struct node *n, char *errmsg);
+/* Sends an encoded consensus message to every other validator that is up. */
+void peer_api_broadcast(struct node *n, struct tb_bytes msg);
+void peer_api_gossip_tx(struct node *n, struct tb_bytes envelope);
+void peer_api_poll(struct node *n);
+
+/* ---- metrics.c ---- */
+TB_MUST_CHECK int metrics_register(struct node *n, char *errmsg);
+void metrics_count_status(struct node *n, int status);
+
+#endif
