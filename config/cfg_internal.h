@@ -47,5 +47,4 @@ TB_MUST_CHECK int cfg_endpoint_host(const char *endpoint, char *host, size_t hos
 /* True for 127.0.0.0/8 in dotted form, ::1 and localhost. */
 int cfg_host_is_loopback(const char *host);
 
-
 #endif

@@ -70,6 +70,8 @@ static const struct cfg_key cfg_keys[] = {
      "the federation's 32-byte subject HMAC key"},
     {"node", "document_key_file", CFG_K_PATH, CFG_OFF(node.document_key_file), 0, 0, 0,
      "local key sealing documents at rest; must not be inside data_dir"},
+    {"node", "agency_dir", CFG_K_PATH, CFG_OFF(node.agency_dir), 0, 0, 0,
+     "keys and token hashes of agencies this node issues for (custodial issuing)"},
     {"node", "log_format", CFG_K_LOG_FORMAT, CFG_OFF(node.log_format), 0, 0, 0, "logfmt or json"},
     {"node", "log_level", CFG_K_LOG_LEVEL, CFG_OFF(node.log_level), 0, 0, 0,
      "debug, info, warn or error"},
@@ -153,6 +155,7 @@ void cfg_config_defaults(struct cfg_config *out)
     memset(out, 0, sizeof(*out));
     /* Relative on purpose: resolved against the config file's directory when parsed. */
     snprintf(out->node.document_key_file, sizeof(out->node.document_key_file), "document.key");
+    snprintf(out->node.agency_dir, sizeof(out->node.agency_dir), "agencies");
     out->node.log_format = CFG_LOG_LOGFMT;
     out->node.log_level = CFG_LOG_INFO;
     snprintf(out->api.listen_host, sizeof(out->api.listen_host), "127.0.0.1");

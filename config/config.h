@@ -53,6 +53,7 @@ struct cfg_node_section
     char genesis[CFG_PATH_MAX];             /* required; the federation's genesis.json */
     char subject_key_file[CFG_PATH_MAX];    /* required; the 32-byte subject HMAC key */
     char document_key_file[CFG_PATH_MAX];   /* default "document.key"; never in data_dir */
+    char agency_dir[CFG_PATH_MAX];          /* default "agencies": custodial agency keys */
     enum cfg_log_format log_format;         /* default logfmt */
     enum cfg_log_level log_level;           /* default info */
 };

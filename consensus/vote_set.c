@@ -215,16 +215,22 @@ static struct cs_vote_entry *cs_faces_of(const struct cs_round_slot *slot, uint3
     return &slot->faces[kind][(size_t)from * CS_FACES_KEPT];
 }
 
-/* The face of from for (is_nil, id), or NULL: faces hold distinct values, so one. */
+/*
+ * The face of from for (is_nil, id), or NULL: faces hold distinct values, so one. The
+ * present faces come first (faces are filled in order and only ever replaced), so the
+ * first empty one ends the search: most senders have one face, and counting is hot.
+ */
 static const struct cs_vote_entry *cs_face_find(const struct cs_round_slot *slot, uint32_t kind,
                                                 uint32_t from, bool is_nil,
                                                 const struct cs_block_id *id)
 {
     const struct cs_vote_entry *faces = cs_faces_of(slot, kind, from);
-    for (uint32_t f = 0; f < CS_FACES_KEPT; f++) {
+    for (uint32_t f = 0; f < CS_FACES_KEPT && faces[f].present; f++) {
         if (cs_entry_matches(&faces[f], is_nil, id))
             return &faces[f];
     }
+    for (uint32_t f = 1; f < CS_FACES_KEPT; f++)
+        TB_DEBUG_ASSERT(faces[f - 1].present || !faces[f].present);
     return NULL;
 }
 

@@ -63,13 +63,8 @@ static void algs_fetch(void)
 
 /* ---- AES-256-GCM ---- */
 
-static int gcm_seal(const uint8_t key[32],
-                    const uint8_t nonce[GCM_NONCE_BYTES],
-                    const void *ad,
-                    size_t ad_len,
-                    const void *plain,
-                    size_t plain_len,
-                    struct tb_buf *out)
+static int gcm_seal(const uint8_t key[32], const uint8_t nonce[GCM_NONCE_BYTES], const void *ad,
+                    size_t ad_len, const void *plain, size_t plain_len, struct tb_buf *out)
 {
     EVP_CIPHER_CTX *ctx;
     uint8_t *dst;
@@ -100,13 +95,8 @@ static int gcm_seal(const uint8_t key[32],
     return TB_OK;
 }
 
-int cr_aead_gcm_seal_nonce(const uint8_t key[32],
-                           const uint8_t nonce[12],
-                           const void *ad,
-                           size_t ad_len,
-                           const void *plain,
-                           size_t plain_len,
-                           struct tb_buf *out)
+int cr_aead_gcm_seal_nonce(const uint8_t key[32], const uint8_t nonce[12], const void *ad,
+                           size_t ad_len, const void *plain, size_t plain_len, struct tb_buf *out)
 {
     TB_ASSERT(ad_len <= CR_AEAD_INPUT_MAX);
     TB_ASSERT(plain_len <= CR_AEAD_INPUT_MAX);
@@ -114,12 +104,8 @@ int cr_aead_gcm_seal_nonce(const uint8_t key[32],
     return gcm_seal(key, nonce, ad, ad_len, plain, plain_len, out);
 }
 
-static int gcm_open(const uint8_t key[32],
-                    const void *ad,
-                    size_t ad_len,
-                    const uint8_t *sealed,
-                    size_t sealed_len,
-                    struct tb_buf *out)
+static int gcm_open(const uint8_t key[32], const void *ad, size_t ad_len, const uint8_t *sealed,
+                    size_t sealed_len, struct tb_buf *out)
 {
     size_t ct_len = sealed_len - GCM_NONCE_BYTES - GCM_TAG_BYTES;
     EVP_CIPHER_CTX *ctx;
@@ -180,8 +166,7 @@ static int sm4_hkdf(const uint8_t key[32], const char *info, uint8_t *okm, size_
     return ok ? TB_OK : cr_ossl_fail(NULL, TB_ECRYPTO, "hkdf-sm3");
 }
 
-static int sm4_derive(const uint8_t key[32],
-                      uint8_t enc_key[SM4_KEY_BYTES],
+static int sm4_derive(const uint8_t key[32], uint8_t enc_key[SM4_KEY_BYTES],
                       uint8_t mac_key[SM4_MAC_KEY_BYTES])
 {
     int rv = sm4_hkdf(key, "tongban/aead/sm4/v1", enc_key, SM4_KEY_BYTES);
@@ -191,12 +176,8 @@ static int sm4_derive(const uint8_t key[32],
 }
 
 /* tag = HMAC-SM3(mac_key, iv || u64be(ad_len) || ad || ct) */
-static int sm4_tag(const uint8_t mac_key[SM4_MAC_KEY_BYTES],
-                   const uint8_t iv[SM4_IV_BYTES],
-                   const void *ad,
-                   size_t ad_len,
-                   const uint8_t *ct,
-                   size_t ct_len,
+static int sm4_tag(const uint8_t mac_key[SM4_MAC_KEY_BYTES], const uint8_t iv[SM4_IV_BYTES],
+                   const void *ad, size_t ad_len, const uint8_t *ct, size_t ct_len,
                    uint8_t tag[SM4_TAG_BYTES])
 {
     char digest[] = "SM3";
@@ -223,11 +204,8 @@ static int sm4_tag(const uint8_t mac_key[SM4_MAC_KEY_BYTES],
 }
 
 /* CTR mode: encryption and decryption are the same operation. */
-static int sm4_ctr(const uint8_t enc_key[SM4_KEY_BYTES],
-                   const uint8_t iv[SM4_IV_BYTES],
-                   const uint8_t *in,
-                   size_t len,
-                   uint8_t *dst)
+static int sm4_ctr(const uint8_t enc_key[SM4_KEY_BYTES], const uint8_t iv[SM4_IV_BYTES],
+                   const uint8_t *in, size_t len, uint8_t *dst)
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int n = 0;
@@ -244,12 +222,8 @@ static int sm4_ctr(const uint8_t enc_key[SM4_KEY_BYTES],
     return ok ? TB_OK : cr_ossl_fail(NULL, TB_ECRYPTO, "sm4-ctr");
 }
 
-static int sm4_seal(const uint8_t key[32],
-                    const void *ad,
-                    size_t ad_len,
-                    const void *plain,
-                    size_t plain_len,
-                    struct tb_buf *out)
+static int sm4_seal(const uint8_t key[32], const void *ad, size_t ad_len, const void *plain,
+                    size_t plain_len, struct tb_buf *out)
 {
     uint8_t enc_key[SM4_KEY_BYTES];
     uint8_t mac_key[SM4_MAC_KEY_BYTES];
@@ -274,12 +248,8 @@ static int sm4_seal(const uint8_t key[32],
     return rv;
 }
 
-static int sm4_open(const uint8_t key[32],
-                    const void *ad,
-                    size_t ad_len,
-                    const uint8_t *sealed,
-                    size_t sealed_len,
-                    struct tb_buf *out)
+static int sm4_open(const uint8_t key[32], const void *ad, size_t ad_len, const uint8_t *sealed,
+                    size_t sealed_len, struct tb_buf *out)
 {
     size_t ct_len = sealed_len - SM4_IV_BYTES - SM4_TAG_BYTES;
     const uint8_t *ct = sealed + SM4_IV_BYTES;
@@ -307,13 +277,8 @@ static int sm4_open(const uint8_t key[32],
 
 /* ---- Public entry points ---- */
 
-int cr_aead_seal(enum cr_suite suite,
-                 const uint8_t key[CR_AEAD_KEY_BYTES],
-                 const void *ad,
-                 size_t ad_len,
-                 const void *plain,
-                 size_t plain_len,
-                 struct tb_buf *out)
+int cr_aead_seal(enum cr_suite suite, const uint8_t key[CR_AEAD_KEY_BYTES], const void *ad,
+                 size_t ad_len, const void *plain, size_t plain_len, struct tb_buf *out)
 {
     uint8_t nonce[GCM_NONCE_BYTES];
     int rv;
@@ -334,13 +299,8 @@ int cr_aead_seal(enum cr_suite suite,
     return gcm_seal(key, nonce, ad, ad_len, plain, plain_len, out);
 }
 
-int cr_aead_open(enum cr_suite suite,
-                 const uint8_t key[CR_AEAD_KEY_BYTES],
-                 const void *ad,
-                 size_t ad_len,
-                 const void *sealed,
-                 size_t sealed_len,
-                 struct tb_buf *out)
+int cr_aead_open(enum cr_suite suite, const uint8_t key[CR_AEAD_KEY_BYTES], const void *ad,
+                 size_t ad_len, const void *sealed, size_t sealed_len, struct tb_buf *out)
 {
     size_t overhead = suite == CR_SUITE_SM2_SM3 ? CR_AEAD_SM4_OVERHEAD : CR_AEAD_GCM_OVERHEAD;
 

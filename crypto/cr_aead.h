@@ -34,12 +34,8 @@ extern "C" {
  * TB_EINVAL (unknown suite), TB_ELIMIT (input over CR_AEAD_INPUT_MAX or out's max),
  * TB_ENOMEM, TB_ECRYPTO.
  */
-TB_MUST_CHECK int cr_aead_seal(enum cr_suite suite,
-                               const uint8_t key[CR_AEAD_KEY_BYTES],
-                               const void *ad,
-                               size_t ad_len,
-                               const void *plain,
-                               size_t plain_len,
+TB_MUST_CHECK int cr_aead_seal(enum cr_suite suite, const uint8_t key[CR_AEAD_KEY_BYTES],
+                               const void *ad, size_t ad_len, const void *plain, size_t plain_len,
                                struct tb_buf *out);
 
 /*
@@ -47,12 +43,8 @@ TB_MUST_CHECK int cr_aead_seal(enum cr_suite suite,
  * short to hold nonce and tag (nothing is appended then), TB_EINVAL, TB_ELIMIT,
  * TB_ENOMEM, TB_ECRYPTO.
  */
-TB_MUST_CHECK int cr_aead_open(enum cr_suite suite,
-                               const uint8_t key[CR_AEAD_KEY_BYTES],
-                               const void *ad,
-                               size_t ad_len,
-                               const void *sealed,
-                               size_t sealed_len,
+TB_MUST_CHECK int cr_aead_open(enum cr_suite suite, const uint8_t key[CR_AEAD_KEY_BYTES],
+                               const void *ad, size_t ad_len, const void *sealed, size_t sealed_len,
                                struct tb_buf *out);
 
 #ifdef __cplusplus

@@ -34,9 +34,7 @@ const EVP_MD *cr_suite_md(enum cr_suite suite);
  * Takes ownership of pkey (freed on failure too) and builds a key object, reading the
  * public bytes. TB_EINVAL if pkey is not of suite's type, TB_ENOMEM, TB_ECRYPTO.
  */
-TB_MUST_CHECK int cr_key_wrap(enum cr_suite suite,
-                              EVP_PKEY *pkey,
-                              int has_private,
+TB_MUST_CHECK int cr_key_wrap(enum cr_suite suite, EVP_PKEY *pkey, int has_private,
                               struct cr_key **out);
 
 /*
@@ -57,12 +55,8 @@ int cr_sig_encoding_ok(enum cr_suite suite, const uint8_t *sig, size_t sig_len);
  * Test-only entry into AES-256-GCM with an explicit nonce (aead.c), so that a published
  * vector can be checked; production sealing always draws a random nonce.
  */
-TB_MUST_CHECK int cr_aead_gcm_seal_nonce(const uint8_t key[32],
-                                         const uint8_t nonce[12],
-                                         const void *ad,
-                                         size_t ad_len,
-                                         const void *plain,
-                                         size_t plain_len,
-                                         struct tb_buf *out);
+TB_MUST_CHECK int cr_aead_gcm_seal_nonce(const uint8_t key[32], const uint8_t nonce[12],
+                                         const void *ad, size_t ad_len, const void *plain,
+                                         size_t plain_len, struct tb_buf *out);
 
 #endif

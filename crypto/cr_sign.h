@@ -45,9 +45,7 @@ TB_MUST_CHECK int cr_key_generate(enum cr_suite suite, struct cr_key **out);
  * on the curve, a non-canonical or small-order Ed25519 encoding, or the SM2 point at
  * infinity. TB_ENOMEM.
  */
-TB_MUST_CHECK int cr_key_from_public(enum cr_suite suite,
-                                     const uint8_t *pub,
-                                     size_t pub_len,
+TB_MUST_CHECK int cr_key_from_public(enum cr_suite suite, const uint8_t *pub, size_t pub_len,
                                      struct cr_key **out);
 
 /*
@@ -67,15 +65,10 @@ TB_MUST_CHECK int cr_key_from_ed25519_seed(const uint8_t seed[CR_ED25519_SEED_BY
  * public key that fails the checks), TB_EIO (load: cannot read the file), TB_ENOMEM.
  * errmsg (TB_ERRMSG_SIZE bytes, may be NULL) gets a reason; it never holds the passphrase.
  */
-TB_MUST_CHECK int cr_key_load_pem(const char *path,
-                                  const char *passphrase,
-                                  struct cr_key **out,
+TB_MUST_CHECK int cr_key_load_pem(const char *path, const char *passphrase, struct cr_key **out,
                                   char *errmsg);
-TB_MUST_CHECK int cr_key_from_pem(const uint8_t *pem,
-                                  size_t len,
-                                  const char *passphrase,
-                                  struct cr_key **out,
-                                  char *errmsg);
+TB_MUST_CHECK int cr_key_from_pem(const uint8_t *pem, size_t len, const char *passphrase,
+                                  struct cr_key **out, char *errmsg);
 
 /*
  * Writes the private key as PKCS#8 PEM (encrypted with AES-256-CBC and PBKDF2 when
@@ -83,10 +76,8 @@ TB_MUST_CHECK int cr_key_from_pem(const uint8_t *pem,
  * fsync, rename, fsync of the directory, mode 0600. TB_EINVAL for a public-only key,
  * TB_EIO, TB_ECRYPTO, TB_ENOMEM.
  */
-TB_MUST_CHECK int cr_key_save_pem(const struct cr_key *key,
-                                  const char *path,
-                                  const char *passphrase,
-                                  char *errmsg);
+TB_MUST_CHECK int cr_key_save_pem(const struct cr_key *key, const char *path,
+                                  const char *passphrase, char *errmsg);
 
 /* The public key as "PUBLIC KEY" (SubjectPublicKeyInfo) PEM appended to out. */
 TB_MUST_CHECK int cr_key_public_pem(const struct cr_key *key, struct tb_buf *out);
@@ -102,33 +93,22 @@ void cr_key_free(struct cr_key *key); /* NULL ok; wipes private material */
  * CR_SIG_MAX bytes. Not thread-safe per key. TB_EINVAL for a public-only key,
  * TB_ECRYPTO, TB_ENOMEM.
  */
-TB_MUST_CHECK int cr_sign(struct cr_key *key,
-                          const void *msg,
-                          size_t len,
-                          uint8_t sig[CR_SIG_MAX],
+TB_MUST_CHECK int cr_sign(struct cr_key *key, const void *msg, size_t len, uint8_t sig[CR_SIG_MAX],
                           size_t *sig_len);
 
 /*
  * TB_OK or TB_EBADSIG (never logs); TB_ENOMEM only if OpenSSL cannot allocate the
  * key's cached context. Not thread-safe per key.
  */
-TB_MUST_CHECK int cr_verify(struct cr_key *key,
-                            const void *msg,
-                            size_t len,
-                            const uint8_t *sig,
+TB_MUST_CHECK int cr_verify(struct cr_key *key, const void *msg, size_t len, const uint8_t *sig,
                             size_t sig_len);
 
 /*
  * One-shot: builds a public key from its bytes and verifies. TB_OK, TB_EBADSIG (bad
  * signature or bad public key bytes), TB_ENOMEM. Slower than cr_verify on a kept key.
  */
-TB_MUST_CHECK int cr_verify_public(enum cr_suite suite,
-                                   const uint8_t *pub,
-                                   size_t pub_len,
-                                   const void *msg,
-                                   size_t len,
-                                   const uint8_t *sig,
-                                   size_t sig_len);
+TB_MUST_CHECK int cr_verify_public(enum cr_suite suite, const uint8_t *pub, size_t pub_len,
+                                   const void *msg, size_t len, const uint8_t *sig, size_t sig_len);
 
 #ifdef __cplusplus
 }

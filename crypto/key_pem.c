@@ -124,10 +124,7 @@ static int pem_public(BIO *bio, struct cr_key **out, char *errmsg)
     return rv;
 }
 
-static int pem_private(BIO *bio,
-                       int encrypted,
-                       const char *passphrase,
-                       struct cr_key **out,
+static int pem_private(BIO *bio, int encrypted, const char *passphrase, struct cr_key **out,
                        char *errmsg)
 {
     EVP_PKEY *pkey;
@@ -153,10 +150,7 @@ static int pem_private(BIO *bio,
     return TB_OK;
 }
 
-int cr_key_from_pem(const uint8_t *pem,
-                    size_t len,
-                    const char *passphrase,
-                    struct cr_key **out,
+int cr_key_from_pem(const uint8_t *pem, size_t len, const char *passphrase, struct cr_key **out,
                     char *errmsg)
 {
     BIO *bio;
@@ -294,9 +288,7 @@ static int pem_write_atomic(const char *path, const uint8_t *data, size_t len, c
     return TB_OK;
 }
 
-int cr_key_save_pem(const struct cr_key *key,
-                    const char *path,
-                    const char *passphrase,
+int cr_key_save_pem(const struct cr_key *key, const char *path, const char *passphrase,
                     char *errmsg)
 {
     int encrypt = passphrase != NULL && passphrase[0] != '\0';

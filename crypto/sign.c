@@ -394,10 +394,7 @@ static int ctx_init(struct cr_key *key, EVP_MD_CTX **ctxp, int for_sign)
     return TB_OK;
 }
 
-int cr_sign(struct cr_key *key,
-            const void *msg,
-            size_t len,
-            uint8_t sig[CR_SIG_MAX],
+int cr_sign(struct cr_key *key, const void *msg, size_t len, uint8_t sig[CR_SIG_MAX],
             size_t *sig_len)
 {
     size_t n = CR_SIG_MAX;
@@ -503,13 +500,8 @@ int cr_verify(struct cr_key *key, const void *msg, size_t len, const uint8_t *si
     return TB_OK;
 }
 
-int cr_verify_public(enum cr_suite suite,
-                     const uint8_t *pub,
-                     size_t pub_len,
-                     const void *msg,
-                     size_t len,
-                     const uint8_t *sig,
-                     size_t sig_len)
+int cr_verify_public(enum cr_suite suite, const uint8_t *pub, size_t pub_len, const void *msg,
+                     size_t len, const uint8_t *sig, size_t sig_len)
 {
     struct cr_key *key = NULL;
     int rv = cr_key_from_public(suite, pub, pub_len, &key);

@@ -238,8 +238,12 @@ void api_submit_reply(struct http_req *req, struct node *n, struct tb_bytes enve
 {
     struct node_tx_result res;
     char errmsg[TB_ERRMSG_SIZE] = "";
-    TB_ASSERT(envelope.ptr != NULL);
     TB_ASSERT(envelope.len <= WIRE_TX_BYTES_MAX);
+    if (envelope.len == 0 || envelope.ptr == NULL) {
+        /* An empty body is bad input from the network, never an assertion (it was one). */
+        http_reply_error(req, 400, "malformed", "empty envelope");
+        return;
+    }
     if (!node_writable(n)) {
         http_reply_error(req, 503, "unavailable", "the node's storage refuses writes; retry later");
         return;

@@ -39,20 +39,12 @@
 
 int api_agency_dir(const struct cfg_config *cfg, char out[CFG_PATH_MAX])
 {
-    const char *d = cfg->node.data_dir;
-    size_t n = strlen(d);
-    TB_ASSERT(n < CFG_PATH_MAX);
-    /* The parent of data_dir (paths in cfg are absolute and lexically clean). */
-    while (n > 1 && d[n - 1] == '/')
-        n--;
-    while (n > 0 && d[n - 1] != '/')
-        n--;
-    while (n > 1 && d[n - 1] == '/')
-        n--;
-    const char *sep = (n == 1 && d[0] == '/') || n == 0 ? "" : "/";
-    int w = snprintf(out, CFG_PATH_MAX, "%.*s%sagencies", (int)n, d, sep);
-    TB_ASSERT(w > 0);
-    return (size_t)w < CFG_PATH_MAX ? TB_OK : TB_ELIMIT;
+    /* [node] agency_dir, already resolved against the config file's directory. */
+    size_t n = strnlen(cfg->node.agency_dir, CFG_PATH_MAX);
+    if (n == 0 || n >= CFG_PATH_MAX)
+        return TB_ELIMIT;
+    memcpy(out, cfg->node.agency_dir, n + 1);
+    return TB_OK;
 }
 
 /* Reads a small file (at most max bytes); flags adds O_NOFOLLOW for the token files. */

@@ -125,8 +125,10 @@ int cli_http_json(const char *method, const char *url, const char *content_type,
     *out = NULL;
     tb_buf_init(&raw, CLI_HTTP_RESPONSE_MAX);
     rv = cli_http_request(method, url, content_type, body, len, timeout_ms, status, &raw, errmsg);
-    if (rv != TB_OK)
+    if (rv != TB_OK) {
+        tb_buf_release(&raw);
         return rv;
+    }
     if (raw.len > 0)
         doc = json_loadb((const char *)raw.data, raw.len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL) {

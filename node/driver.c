@@ -698,8 +698,8 @@ static int driver_build(struct node *n, uint64_t parent_time_ms, struct tb_buf *
 static void driver_try_build(struct node *n, struct driver_ctx *ctx)
 {
     struct node_driver *d = &n->drv;
-    if (!d->need_block || n->mempool.count == 0 || d->halted)
-        return;
+    if (!d->need_block || n->mempool.count == 0 || d->halted || node_mono_ms() < d->build_retry_ms)
+        return; /* after a failed build, each arriving tx must not trigger another one */
     if (d->need.height != d->core.state.height || d->need.height <= d->committed ||
         d->need.round != d->core.state.round || d->core.state.step != CS_STEP_PROPOSE) {
         d->need_block = false; /* stale: the round moved on */
@@ -735,9 +735,11 @@ static void driver_try_build(struct node *n, struct driver_ctx *ctx)
                  d->need.height, d->need.round, taken);
         driver_enqueue(ctx, &ev);
     } else if (rc == TB_ENOSPC || rc == TB_EIO) {
-        node_store_failed(n, "build", rc, err); /* logged once; retried on tx and tick */
+        node_store_failed(n, "build", rc, err);
+        d->build_retry_ms = node_mono_ms() + NODE_TICK_MS;
     } else if (rc != TB_OK) {
         node_log(NODE_LOG_ERROR, "build_failed", err, "height=%" PRIu64, d->need.height);
+        d->build_retry_ms = node_mono_ms() + NODE_TICK_MS;
     }
     tb_buf_release(&block);
 }

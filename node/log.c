@@ -112,7 +112,7 @@ void node_log_format_line(char *out, size_t out_size, enum cfg_log_format format
 {
     TB_ASSERT(out_size >= 64);
     TB_ASSERT(event != NULL);
-    char ts[40];
+    char ts[96]; /* room for any int fields, so -Wformat-truncation stays quiet */
     struct timespec now;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -62,8 +62,8 @@ static size_t mempool_find(const struct mempool *mp, const uint8_t id[WIRE_HASH_
             return i;
         i = (i + 1) & (mp->capacity - 1);
     }
-    TB_ASSERT(!"mempool table full"); /* load factor <= 1/2 makes this unreachable */
-    return 0;
+    /* A full table: the load factor <= 1/2 makes this unreachable. */
+    TB_UNREACHABLE();
 }
 
 bool mempool_has(const struct mempool *mp, const uint8_t id[WIRE_HASH_BYTES])

@@ -40,18 +40,25 @@ uint64_t node_mono_ms(void)
 void node_store_failed(struct node *n, const char *what, int rc, const char *errmsg)
 {
     if (rc == TB_OK) {
-        if (!n->writable)
-            node_log(NODE_LOG_INFO, "store_writable", NULL, "after=%s", what);
+        if (!n->writable) /* at info unless it flips back and forth (a nearly full map) */
+            node_log(node_mono_ms() - n->store_error_logged_ms >= NODE_STORE_LOG_MS
+                         ? NODE_LOG_INFO
+                         : NODE_LOG_DEBUG,
+                     "store_writable", NULL, "after=%s", what);
         n->writable = true;
         return;
     }
     n->metrics.store_errors++;
-    bool was_writable = n->writable;
     if (rc == TB_ENOSPC || rc == TB_EIO)
         n->writable = false; /* writers get 503 until a write succeeds again */
-    /* Retries run every tick: log the first failure loudly, the repeats at debug. */
-    node_log(was_writable ? NODE_LOG_ERROR : NODE_LOG_DEBUG, "store_error", errmsg, "op=%s rc=%s",
-             what, tb_strerror(rc));
+    /* Retries run every tick: one error line per NODE_STORE_LOG_MS, the repeats at debug. */
+    uint64_t now = node_mono_ms();
+    bool loud =
+        n->store_error_logged_ms == 0 || now - n->store_error_logged_ms >= NODE_STORE_LOG_MS;
+    if (loud)
+        n->store_error_logged_ms = now;
+    node_log(loud ? NODE_LOG_ERROR : NODE_LOG_DEBUG, "store_error", errmsg,
+             "op=%s rc=%s errors=%" PRIu64, what, tb_strerror(rc), n->metrics.store_errors);
 }
 
 /* ------------------------------------------------------------------ loading */

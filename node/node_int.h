@@ -26,9 +26,10 @@ struct event;
 #define NODE_TICK_MS 500u      /* status polls, re-gossip, retries */
 #define NODE_REGOSSIP_MS 1000u /* own messages of the running height go out again */
 #define NODE_PEER_BACKOFF_MAX_MS 30000u
-#define NODE_BLOCKS_KEPT 8u /* proposed blocks remembered per height */
-#define NODE_HELD_MAX 64u   /* messages held for a future height */
-#define NODE_OUTBOX_MAX 16u /* own signed messages kept for re-gossip */
+#define NODE_BLOCKS_KEPT 8u      /* proposed blocks remembered per height */
+#define NODE_HELD_MAX 64u        /* messages held for a future height */
+#define NODE_OUTBOX_MAX 16u      /* own signed messages kept for re-gossip */
+#define NODE_STORE_LOG_MS 10000u /* one store error line per 10 s at most */
 #define NODE_MEMPOOL_COUNT_MAX 20000u
 #define NODE_MEMPOOL_BYTES_MAX (64u * 1024u * 1024u)
 
@@ -113,7 +114,8 @@ struct node_driver
     bool commit_pending; /* a decided block whose commit failed: retried on tick */
     struct tb_buf commit_block;
     struct tb_buf commit_cert;
-    bool need_block; /* the core asked for a block we have not built yet */
+    bool need_block;         /* the core asked for a block we have not built yet */
+    uint64_t build_retry_ms; /* monotonic: no build before this after a failed one */
     struct cs_need_block need;
     uint64_t idle_since_ms; /* decided and idle; 0 when a height is running */
     uint64_t first_pending_ms;
@@ -142,6 +144,7 @@ struct node
     struct node_driver drv;
     struct node_metrics metrics;
     bool writable;
+    uint64_t store_error_logged_ms; /* monotonic; rate-limits store error lines */
     bool stopping;
     struct event_base *base;
     struct http_server *http;

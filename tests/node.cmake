@@ -35,6 +35,12 @@ foreach(suite ed25519-sha256 sm2-sm3)
   set_tests_properties(demo_once_${suite} PROPERTIES LABELS "e2e" TIMEOUT 300
     RESOURCE_LOCK tongban_demo_ports)
 endforeach()
+foreach(suite ed25519-sha256 sm2-sm3)
+  # 4 nodes, 1,000 records (TB_E2E_RECORDS), kill -9 under load, proposer kill, full restart.
+  add_test(NAME cluster_records_${suite} COMMAND bash
+    ${CMAKE_SOURCE_DIR}/tests/e2e/cluster_records.sh $<TARGET_FILE:tongban> ${suite})
+  set_tests_properties(cluster_records_${suite} PROPERTIES LABELS "e2e" TIMEOUT 900)
+endforeach()
 
 # nodecore
 add_executable(txgen e2e/txgen.c)

@@ -257,4 +257,8 @@ if after != before:
 print("%d bad requests: all 4xx, height/pending/block unchanged at %s" % (len(cases), after[:2]), file=sys.stderr)
 PY
 tb_check_headers 0 1 2 3
+# The ID number given to the custodial API is nowhere on disk: not in LMDB, logs or keys.
+if grep -rqa -e 37140219780707001X -e 37140219780707001x "$TB_WORK"/c*; then
+  tb_fail "the ID number sent to POST /v1/records is stored in a node's files"
+fi
 tb_log "cluster_records $SUITE: ok in $SECONDS s"

@@ -74,8 +74,7 @@ static void fuzz_log(const uint8_t *data, size_t size)
     TB_ASSERT(cr_log_verify_inclusion(CR_SUITE_ED25519_SHA256, leaf, b, c, &path, root1) != TB_OK);
     /* Equal sizes with an empty path and equal roots is the one valid forgery-free case. */
     if (!(b == c && path.count == 0))
-        TB_ASSERT(cr_log_verify_consistency(CR_SUITE_SM2_SM3, b, root1, c, root2, &path) !=
-                  TB_OK);
+        TB_ASSERT(cr_log_verify_consistency(CR_SUITE_SM2_SM3, b, root1, c, root2, &path) != TB_OK);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -22,6 +22,7 @@
 
 static void sim_proc_apply(struct sim_world *w, struct sim_proc *p);
 static void sim_proc_start_height(struct sim_world *w, struct sim_proc *p, uint64_t height);
+static void sim_relay_keep(struct sim_proc *p, const struct sim_msg *msg);
 
 /* ---- block ids and signatures ---- */
 
@@ -405,6 +406,9 @@ static void sim_proc_start_height(struct sim_world *w, struct sim_proc *p, uint6
     for (uint32_t i = 0; i < held_count && !w->result->violation; i++) {
         if (held[i].height != p->height || !p->up)
             continue;
+        /* Held messages are relayed like any other (FOUND.md item 4): a POL vote that
+         * arrived early must still reach the nodes that need it. */
+        sim_relay_keep(p, &held[i]);
         sim_msg_to_event(w, &held[i], &ev);
         (void)sim_proc_step(w, p, &ev, held[i].garbage != 0);
     }

@@ -266,10 +266,7 @@ static void sm2_published_example(void **state)
 }
 
 /* Signs with OpenSSL directly, with an ID of our choosing (NULL: do not set one). */
-static size_t openssl_sm2_sign(struct cr_key *key,
-                               const char *id,
-                               const void *msg,
-                               size_t len,
+static size_t openssl_sm2_sign(struct cr_key *key, const char *id, const void *msg, size_t len,
                                uint8_t sig[CR_SIG_MAX])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
