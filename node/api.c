@@ -62,29 +62,6 @@ static bool api_media_type_is(const char *value, const char *want)
     return value[n] == '\0' || value[n] == ';' || value[n] == ' ';
 }
 
-/* Deepest nesting of JSON text (brackets inside strings ignored), stopping past max. */
-static size_t api_json_depth(const uint8_t *p, size_t len, size_t max)
-{
-    size_t depth = 0, deepest = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len && deepest <= max; i++) {
-        uint8_t c = p[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            deepest = ++depth > deepest ? depth : deepest;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return deepest;
-}
-
 /*
  * node/http.c has http_body_json, but it answers malformed JSON with the code `bad_json`
  * while docs/api.md promises `bad_request`; this is the same strict parse with the
@@ -111,7 +88,7 @@ int api_req_json(struct http_req *req, size_t bytes_max, json_t **out)
         http_reply_error(req, 400, "bad_request", "body is not UTF-8 JSON text");
         return TB_EMALFORMED;
     }
-    if (api_json_depth(body.ptr, body.len, API_JSON_DEPTH_MAX) > API_JSON_DEPTH_MAX) {
+    if (http_json_depth(body.ptr, body.len, API_JSON_DEPTH_MAX) > API_JSON_DEPTH_MAX) {
         http_reply_error(req, 400, "bad_request", "JSON nested deeper than %u", API_JSON_DEPTH_MAX);
         return TB_ELIMIT;
     }

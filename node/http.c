@@ -1096,7 +1096,7 @@ int http_body_type_check(struct http_req *req)
 }
 
 /* Nesting depth of JSON text, ignoring brackets inside strings; stops past max. */
-static size_t http_json_depth(const uint8_t *p, size_t len, size_t max)
+size_t http_json_depth(const uint8_t *p, size_t len, size_t max)
 {
     size_t depth = 0, deepest = 0;
     bool in_string = false;

@@ -163,6 +163,13 @@ TB_MUST_CHECK int http_req_peer_key(const struct http_req *req, uint8_t out[HTTP
  * (415 wrong type, 413 too large, 400 malformed) and returns the error; the handler
  * must then just return. The caller owns *out (json_decref).
  */
+/*
+ * The deepest bracket nesting of JSON text (brackets inside strings ignored), scanning no
+ * further once it passes max: a cheap guard to run before handing text to jansson, whose
+ * parser recurses.
+ */
+size_t http_json_depth(const uint8_t *p, size_t len, size_t max);
+
 TB_MUST_CHECK int http_body_json(struct http_req *req, json_t **out);
 
 /* Checks that a POST body is application/json or application/msgpack; replies 415 if not. */
