@@ -69,9 +69,15 @@ static bool api_media_type_is(const char *value, const char *want)
  */
 int api_req_json(struct http_req *req, size_t bytes_max, json_t **out)
 {
+    return api_req_json_depth(req, bytes_max, API_JSON_DEPTH_MAX, out);
+}
+
+int api_req_json_depth(struct http_req *req, size_t bytes_max, size_t depth_max, json_t **out)
+{
     json_error_t jerr;
     TB_ASSERT(out != NULL);
     TB_ASSERT(bytes_max > 0);
+    TB_ASSERT(depth_max >= 1 && depth_max <= 32); /* jansson recurses per level */
     *out = NULL;
     struct tb_bytes body = http_req_body(req);
     if (!api_media_type_is(http_req_header(req, "Content-Type"), "application/json")) {
@@ -88,8 +94,8 @@ int api_req_json(struct http_req *req, size_t bytes_max, json_t **out)
         http_reply_error(req, 400, "bad_request", "body is not UTF-8 JSON text");
         return TB_EMALFORMED;
     }
-    if (http_json_depth(body.ptr, body.len, API_JSON_DEPTH_MAX) > API_JSON_DEPTH_MAX) {
-        http_reply_error(req, 400, "bad_request", "JSON nested deeper than %u", API_JSON_DEPTH_MAX);
+    if (http_json_depth(body.ptr, body.len, depth_max) > depth_max) {
+        http_reply_error(req, 400, "bad_request", "JSON nested deeper than %zu", depth_max);
         return TB_ELIMIT;
     }
     json_t *j = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
@@ -210,6 +216,39 @@ static void api_submit_refused(struct http_req *req, int rc, const struct node_t
                      res->verdict.message[0] != '\0' ? res->verdict.message : "refused");
 }
 
+/* The JSON answer to an accepted (or already known) submission. */
+static void api_submit_answer(struct http_req *req, const struct node_tx_result *res,
+                              const uint8_t *subject)
+{
+    bool committed = res->state == NODE_TX_COMMITTED;
+    json_t *j = api_json_tx_status(res->id, res->kind, committed, committed ? res->loc.height : 0,
+                                   committed ? res->loc.index : 0);
+    if (j != NULL && subject != NULL &&
+        json_object_set_new(j, "subject", api_json_hex(subject, WIRE_HASH_BYTES)) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
+    http_reply_json(req, res->state == NODE_TX_NEW ? 202 : 200, j);
+}
+
+/* A submission waiting for its group commit (node_submit_tx_async). */
+struct api_submit_wait
+{
+    struct http_req *req; /* deferred; replying to a gone request only frees it */
+    bool has_subject;
+    uint8_t subject[WIRE_HASH_BYTES];
+};
+
+static void api_submit_done(void *arg, int rc, const struct node_tx_result *res, const char *errmsg)
+{
+    struct api_submit_wait *w = arg;
+    if (rc != TB_OK || res->state != NODE_TX_NEW)
+        api_submit_refused(w->req, rc, res, errmsg);
+    else
+        api_submit_answer(w->req, res, w->has_subject ? w->subject : NULL);
+    tb_free(w);
+}
+
 void api_submit_reply(struct http_req *req, struct node *n, struct tb_bytes envelope,
                       const uint8_t *subject)
 {
@@ -225,21 +264,29 @@ void api_submit_reply(struct http_req *req, struct node *n, struct tb_bytes enve
         http_reply_error(req, 503, "unavailable", "the node's storage refuses writes; retry later");
         return;
     }
+    struct api_submit_wait *w = tb_calloc(1, sizeof(*w));
+    if (w == NULL) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        return;
+    }
+    w->req = req;
+    if (subject != NULL) {
+        w->has_subject = true;
+        memcpy(w->subject, subject, WIRE_HASH_BYTES);
+    }
     memset(&res, 0, sizeof(res));
-    int rc = node_submit_tx(n, envelope, &res, errmsg);
+    int rc = node_submit_tx_async(n, envelope, api_submit_done, w, &res, errmsg);
+    if (rc == TB_OK && res.state == NODE_TX_QUEUED) {
+        /* Answered by api_submit_done after the group commit made the tx durable. */
+        http_req_defer(req, NULL, NULL);
+        return;
+    }
+    tb_free(w);
     if (rc != TB_OK || res.state == NODE_TX_UNKNOWN) {
         api_submit_refused(req, rc, &res, errmsg);
         return;
     }
-    bool committed = res.state == NODE_TX_COMMITTED;
-    json_t *j = api_json_tx_status(res.id, res.kind, committed, committed ? res.loc.height : 0,
-                                   committed ? res.loc.index : 0);
-    if (j != NULL && subject != NULL &&
-        json_object_set_new(j, "subject", api_json_hex(subject, WIRE_HASH_BYTES)) != 0) {
-        json_decref(j);
-        j = NULL;
-    }
-    http_reply_json(req, res.state == NODE_TX_NEW ? 202 : 200, j);
+    api_submit_answer(req, &res, subject);
 }
 
 /* -------------------------------------------------------------- handlers */

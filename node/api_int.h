@@ -58,6 +58,9 @@ _Static_assert(API_AGENCY_LIMIT_MAX <= LEDGER_QUERY_MAX, "an agency page is one 
  */
 #define API_JSON_DEPTH_MAX 4u
 TB_MUST_CHECK int api_req_json(struct http_req *req, size_t bytes_max, json_t **out);
+/* The same with another nesting bound (1..32): POST /v1/verify carries a whole bundle. */
+TB_MUST_CHECK int api_req_json_depth(struct http_req *req, size_t bytes_max, size_t depth_max,
+                                     json_t **out);
 
 /* Every key of obj is one of the NULL-terminated list `allowed`; 400 bad_request if not. */
 TB_MUST_CHECK int api_req_fields(struct http_req *req, json_t *obj, const char *const *allowed);

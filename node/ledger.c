@@ -364,6 +364,8 @@ int ledger_open(struct ledger **out, struct store *store, const struct cfg_genes
     tb_buf_init(&l->sign_input, WIRE_TX_BYTES_MAX + 64u);
     tb_buf_init(&l->agency_buf, LEDGER_AGENCY_BYTES_MAX);
     tb_buf_init(&l->value_buf, LEDGER_AGENCY_BYTES_MAX);
+    /* Without the cache every check still verifies: only speed depends on it. */
+    l->sig_cache = tb_calloc(LEDGER_SIG_CACHE_SIZE, sizeof(*l->sig_cache));
     int rv = cfg_genesis_chain_id(genesis, l->chain_id);
     if (rv != TB_OK) {
         tb_fail(errmsg, TB_ECONFIG, "genesis: cannot compute the chain id: %s", tb_strerror(rv));
@@ -392,6 +394,7 @@ fail:
     tb_buf_release(&l->sign_input);
     tb_buf_release(&l->agency_buf);
     tb_buf_release(&l->value_buf);
+    tb_free(l->sig_cache);
     tb_free(l);
     return rv;
 }
@@ -408,6 +411,7 @@ void ledger_close(struct ledger *l)
     tb_buf_release(&l->sign_input);
     tb_buf_release(&l->agency_buf);
     tb_buf_release(&l->value_buf);
+    tb_free(l->sig_cache);
     tb_free(l);
 }
 

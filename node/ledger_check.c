@@ -117,6 +117,19 @@ static int ledger_agency_key(struct ledger *l, struct tb_bytes pub, struct cr_ke
     return TB_OK;
 }
 
+/* The slot of a verified (public key, signature, sign input) triple; digest filled. */
+static size_t ledger_sig_slot(const struct ledger *l, struct tb_bytes pub, struct tb_bytes sig,
+                              uint8_t digest[WIRE_HASH_BYTES])
+{
+    /* Local only, never on disk or the wire; the tag keeps it apart from every DESIGN hash. */
+    TB_ASSERT(pub.len <= 255 && sig.len <= 255); /* length bytes make the input unambiguous */
+    const uint8_t lens[2] = {(uint8_t)pub.len, (uint8_t)sig.len};
+    const struct tb_bytes parts[4] = {
+        {lens, sizeof(lens)}, pub, sig, {l->sign_input.data, l->sign_input.len}};
+    cr_hash_tagged(l->suite, "tongban/local-sig-cache/v1", parts, 4, digest);
+    return ((size_t)digest[0] << 16 | (size_t)digest[1] << 8 | digest[2]) % LEDGER_SIG_CACHE_SIZE;
+}
+
 /* Verifies tx's only signature with key (a kept node key) or pub (an agency key). */
 static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_key *key,
                          struct tb_bytes pub, struct ledger_verdict *v)
@@ -128,6 +141,16 @@ static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_k
     if (rv != TB_OK)
         return ledger_internal(v, rv, "signature input", tb_strerror(rv));
     const struct wire_tx_sig *s = &tx->sigs[0];
+    uint8_t digest[WIRE_HASH_BYTES];
+    size_t slot = 0;
+    bool cacheable = l->sig_cache != NULL && pub.len > 0; /* agency keys: nearly every tx */
+    if (cacheable) {
+        slot = ledger_sig_slot(l, pub, s->sig, digest);
+        if (memcmp(l->sig_cache[slot], digest, WIRE_HASH_BYTES) == 0) {
+            l->sig_cache_hits++;
+            return TB_OK; /* these exact bytes verified before */
+        }
+    }
     if (key == NULL) {
         rv = ledger_agency_key(l, pub, &key);
         if (rv != TB_OK)
@@ -143,6 +166,8 @@ static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_k
                              wire_kind_name(tx->kind));
     if (rv != TB_OK)
         return ledger_internal(v, rv, "signature check", tb_strerror(rv));
+    if (cacheable)
+        memcpy(l->sig_cache[slot], digest, WIRE_HASH_BYTES);
     return TB_OK;
 }
 

@@ -23,7 +23,8 @@
 #define LEDGER_STATE_ACTIVE 1u /* valid record, active agency key */
 #define LEDGER_STATE_ENDED 2u  /* revoked record, retired agency key */
 
-#define LEDGER_KEY_CACHE_SIZE 32u /* agency key objects kept (a key from bytes costs ~30%) */
+#define LEDGER_SIG_CACHE_SIZE 16384u /* verified signatures remembered (512 KiB) */
+#define LEDGER_KEY_CACHE_SIZE 32u    /* agency key objects kept (a key from bytes costs ~30%) */
 
 /* A parsed agency public key, kept because building one per signature check costs a third
  * of the check. Only speed depends on it: a cached and a fresh key verify the same. */
@@ -54,6 +55,12 @@ struct ledger
     struct cr_smt smt;
     struct ledger_cached_key key_cache[LEDGER_KEY_CACHE_SIZE];
     uint64_t key_cache_clock;
+    /* Signatures already verified: H(public key || signature || sign input), direct-mapped.
+     * A tx is checked at admission and again when its block is applied; the second check of
+     * the same bytes is a lookup. Only successes enter, so a hit proves what a verify would
+     * (short of a hash collision), and every node still reaches the same verdict. */
+    uint8_t (*sig_cache)[WIRE_HASH_BYTES]; /* LEDGER_SIG_CACHE_SIZE slots, or NULL */
+    uint64_t sig_cache_hits;
     struct tb_buf sign_input; /* scratch: a tx's signature input */
     struct tb_buf agency_buf; /* scratch: the agency entry of the tx being checked */
     struct tb_buf value_buf;  /* scratch: an entry being written */

@@ -1,12 +1,12 @@
 /*
- * node/node.c: the node process: lifecycle (load, open, start, run, stop, free), admission
- * of txs (node_submit_tx), status, and the wiring of the loop: signals, the tick that polls
+ * node/node.c: the node process: lifecycle (load, open, start, run, stop, free), tx lookup,
+ * status, and the wiring of the loop: signals, the tick that polls
  * peers, re-gossips and retries, the HTTP server with the JSON API (api_register), the peer
  * API and /metrics.
  *
- * Durability: a tx is answered only after store_pending_put committed (synced). The store is
- * closed last, after the server, the peer client and the driver are gone.
- * Must never: answer a submission before it is durable, log an envelope or a document.
+ * Durability: a tx is answered only after store_pending_put committed (synced; admit.c). The store
+ * is closed last, after the server, the peer client and the driver are gone. Must never: answer a
+ * submission before it is durable, log an envelope or a document.
  */
 #include <event2/event.h>
 #include <inttypes.h>
@@ -184,6 +184,8 @@ int node_new(const struct cfg_config *cfg, struct node **out, char *errmsg)
         rc = n->base != NULL ? TB_OK : tb_fail(errmsg, TB_ENOMEM, "event base");
     }
     if (rc == TB_OK)
+        rc = admit_open(n, errmsg);
+    if (rc == TB_OK)
         rc = driver_open(n, errmsg);
     if (rc != TB_OK) {
         node_free(n);
@@ -292,6 +294,7 @@ void node_free(struct node *n)
         return;
     n->stopping = true;
     http_server_free(n->http);   /* no new requests; deferred ones are detached */
+    admit_close(n);              /* makes what was queued durable (nobody waits any more) */
     peer_client_free(n->client); /* cancels in-flight calls (callbacks see cancelled) */
     driver_close(n);
     if (n->sig_int != NULL)
@@ -301,6 +304,7 @@ void node_free(struct node *n)
     if (n->tick != NULL)
         event_free(n->tick);
     mempool_release(&n->mempool);
+    peer_api_gossip_release(n);
     for (uint32_t i = 0; i < NODE_PEERS_MAX; i++)
         cr_key_free(n->peers[i].key);
     ledger_close(n->ledger);
@@ -344,9 +348,9 @@ bool node_writable(const struct node *n)
     return n->writable && !n->stopping;
 }
 
-/* ------------------------------------------------------------- admission */
+/* ------------------------------------------------- admission is in admit.c */
 
-/* Committed? Fills loc; kind is read back from the block. TB_OK / TB_ENOTFOUND / TB_EIO. */
+/* Committed? Fills loc. TB_OK / TB_ENOTFOUND / TB_EIO. */
 static int node_committed_lookup(struct store_txn *txn, const uint8_t id[WIRE_HASH_BYTES],
                                  struct node_tx_result *out, char *errmsg)
 {
@@ -356,71 +360,6 @@ static int node_committed_lookup(struct store_txn *txn, const uint8_t id[WIRE_HA
     out->state = NODE_TX_COMMITTED;
     memcpy(out->id, id, WIRE_HASH_BYTES);
     return TB_OK;
-}
-
-int node_admit(struct node *n, struct tb_bytes envelope, bool gossip, struct node_tx_result *out,
-               char *errmsg)
-{
-    TB_ASSERT(envelope.ptr != NULL || envelope.len == 0);
-    TB_ASSERT(out != NULL);
-    struct wire_tx tx;
-    struct store_txn *txn = NULL;
-    memset(out, 0, sizeof(*out));
-    int rc = wire_tx_decode(envelope.ptr, envelope.len, &tx, out->verdict.message);
-    if (rc != TB_OK) {
-        out->verdict.code = LEDGER_MALFORMED;
-        return tb_fail(errmsg, TB_EMALFORMED, "%s", out->verdict.message);
-    }
-    wire_tx_id(n->suite, n->chain_id, tx.kind, tx.body.ptr, tx.body.len, out->id);
-    out->kind = tx.kind;
-    if (mempool_has(&n->mempool, out->id)) {
-        out->state = NODE_TX_PENDING;
-        return TB_OK;
-    }
-    rc = store_begin_read(n->store, &txn, errmsg);
-    if (rc == TB_OK) {
-        rc = node_committed_lookup(txn, out->id, out, errmsg);
-        if (rc == TB_ENOTFOUND)
-            rc = ledger_check_tx(n->ledger, txn, envelope, node_now_ms(), &out->verdict);
-        else if (rc == TB_OK)
-            out->kind = tx.kind;
-    }
-    store_abort(txn);
-    if (rc != TB_OK || out->state == NODE_TX_COMMITTED) {
-        if (rc != TB_OK)
-            tb_errmsg_setf(errmsg, "%s", out->verdict.message);
-        return rc;
-    }
-    if (n->mempool.count >= n->mempool.count_max)
-        return tb_fail(errmsg, TB_ELIMIT, "the mempool is full; retry later");
-    rc = store_begin_write(n->store, &txn, errmsg);
-    if (rc == TB_OK)
-        rc = store_pending_put(txn, out->id, envelope, errmsg);
-    if (rc == TB_OK) {
-        rc = store_commit(txn, errmsg); /* synced: only now may we promise anything */
-        txn = NULL;
-    }
-    store_abort(txn);
-    if (rc != TB_OK) {
-        node_store_failed(n, "pending_put", rc, errmsg);
-        return rc;
-    }
-    node_store_failed(n, "pending_put", TB_OK, "");
-    rc = mempool_add(&n->mempool, out->id, tx.kind, envelope);
-    TB_ASSERT(rc == TB_OK || rc == TB_ENOMEM); /* checked room and absence above */
-    out->state = NODE_TX_NEW;
-    if (gossip)
-        peer_api_gossip_tx(n, envelope);
-    driver_on_tx(n);
-    return TB_OK;
-}
-
-int node_submit_tx(struct node *n, struct tb_bytes envelope, struct node_tx_result *out,
-                   char *errmsg)
-{
-    TB_ASSERT(n != NULL);
-    TB_ASSERT(out != NULL);
-    return node_admit(n, envelope, true, out, errmsg);
 }
 
 int node_tx_lookup(struct node *n, const uint8_t id[WIRE_HASH_BYTES], struct node_tx_result *out,

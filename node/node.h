@@ -76,6 +76,9 @@ struct ledger *node_ledger(struct node *n);
 const struct cfg_genesis *node_genesis(const struct node *n);
 const struct cfg_config *node_config(const struct node *n);
 struct event_base *node_event_base(struct node *n);
+/* The agency request gate's state (replay cache, start time; node/api_auth.h), made by
+ * node_start before the routes; NULL before. */
+struct api_auth *node_api_auth(struct node *n);
 
 /*
  * False while the store refuses writes (map full, disk full, I/O error): writers answer
@@ -90,6 +93,7 @@ enum node_tx_state {
     NODE_TX_NEW = 1,       /* accepted now: answer 202 */
     NODE_TX_PENDING = 2,   /* already pending: answer 200 */
     NODE_TX_COMMITTED = 3, /* already committed: answer 200 with height and index */
+    NODE_TX_QUEUED = 4,    /* node_submit_tx_async only: checked, waiting for the group commit */
 };
 
 struct node_tx_result
@@ -113,6 +117,22 @@ struct node_tx_result
  */
 TB_MUST_CHECK int node_submit_tx(struct node *n, struct tb_bytes envelope,
                                  struct node_tx_result *out, char *errmsg);
+
+/* The answer to a queued submission: rc TB_OK with res->state NEW once durable, or the
+ * storage error (TB_ENOSPC, TB_EIO, TB_ENOMEM: nothing was promised) with errmsg. */
+typedef void (*node_submit_fn)(void *arg, int rc, const struct node_tx_result *res,
+                               const char *errmsg);
+
+/*
+ * node_submit_tx for handlers that can wait: a new, acceptable tx joins the group commit
+ * (one synced write for every tx admitted in the same loop turn) and out->state is
+ * NODE_TX_QUEUED: done(arg, ...) runs exactly once, later, from the loop (defer the HTTP
+ * reply until then). Every other outcome (PENDING, COMMITTED, a refusal with its code) is
+ * the answer now, as node_submit_tx gives it, and done never runs.
+ */
+TB_MUST_CHECK int node_submit_tx_async(struct node *n, struct tb_bytes envelope,
+                                       node_submit_fn done, void *arg, struct node_tx_result *out,
+                                       char *errmsg);
 
 /*
  * Where a tx is: PENDING (in the mempool / `pending`), COMMITTED (with loc) or UNKNOWN

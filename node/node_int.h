@@ -32,6 +32,31 @@ struct event;
 #define NODE_STORE_LOG_MS 10000u /* one store error line per 10 s at most */
 #define NODE_MEMPOOL_COUNT_MAX 20000u
 #define NODE_MEMPOOL_BYTES_MAX (64u * 1024u * 1024u)
+#define NODE_ADMIT_BATCH_MAX 256u                    /* txs per group commit (admit.c) */
+#define NODE_GOSSIP_QUEUE_BYTES (8u * 1024u * 1024u) /* per peer, while a POST is in flight */
+
+/* ---- admission (admit.c) ---- */
+
+struct node_admit_entry
+{
+    uint8_t id[WIRE_HASH_BYTES];
+    uint8_t kind;
+    bool gossip;
+    uint8_t *envelope; /* owned copy */
+    size_t len;
+    node_submit_fn done; /* NULL: nobody waits (gossip from a peer) */
+    void *arg;
+};
+
+/* Checked txs waiting for the group commit that makes them durable. */
+struct node_admit_batch
+{
+    struct node_admit_entry entries[NODE_ADMIT_BATCH_MAX];
+    size_t count;
+    size_t bytes;
+    bool scheduled;         /* flush_ev is active */
+    struct event *flush_ev; /* zero-delay: runs later in the same loop turn */
+};
 
 /* ---- metrics ---- */
 
@@ -46,6 +71,9 @@ struct node_metrics
     uint64_t sync_refused;
     uint64_t peer_msgs_bad;
     uint64_t txs_gossiped_in;
+    uint64_t admit_batches;   /* group commits of admitted txs (admit.c) */
+    uint64_t gossip_msgs_out; /* POST /v1/peer/txs sent */
+    uint64_t gossip_dropped;  /* txs not gossiped: a peer's queue was full */
 };
 
 /* ---- peers ---- */
@@ -67,6 +95,11 @@ struct node_peer
     bool polled; /* answered or failed at least once since start */
     bool sync_in_flight;
     uint64_t sync_block_until_ms; /* dropped for sync until then (garbage, bad cert) */
+    /* Tx gossip to this peer: one POST in flight at a time; what is admitted meanwhile waits
+     * here as [u32 length][envelope] records and goes in the next message (peer_api.c). */
+    bool gossip_in_flight;
+    struct tb_buf gossip_queue;
+    size_t gossip_queued; /* envelopes in gossip_queue */
 };
 
 /* ---- consensus driver ---- */
@@ -141,6 +174,7 @@ struct node
     uint32_t validator_count;
     struct node_peer peers[NODE_PEERS_MAX]; /* by validator index */
     struct mempool mempool;
+    struct node_admit_batch admit;
     struct node_driver drv;
     struct node_metrics metrics;
     bool writable;
@@ -160,9 +194,20 @@ uint64_t node_mono_ms(void);
 /* Marks the store failing (logs, counts, 503 to writers) or healthy again. */
 void node_store_failed(struct node *n, const char *what, int rc, const char *errmsg);
 
-/* Admission shared by the API path and gossip: gossip says whether to forward it. */
-TB_MUST_CHECK int node_admit(struct node *n, struct tb_bytes envelope, bool gossip,
-                             struct node_tx_result *out, char *errmsg);
+/*
+ * Admission shared by the API path and gossip (admit.c): decode, dedupe, the ledger's check;
+ * then the tx joins the group-commit batch and out->state is NODE_TX_QUEUED: done(arg, ...)
+ * runs exactly once after the batch's synced commit (or its failure). Any other state or a
+ * refusal is the answer now, and done never runs. gossip: forward it to peers once durable.
+ */
+TB_MUST_CHECK int node_admit_queue(struct node *n, struct tb_bytes envelope, bool gossip,
+                                   node_submit_fn done, void *arg, struct node_tx_result *out,
+                                   char *errmsg);
+TB_MUST_CHECK int admit_open(struct node *n, char *errmsg);
+/* Commits what is queued and answers it (also called by the flush event). */
+void admit_flush(struct node *n);
+/* Flushes what is left, frees the event. */
+void admit_close(struct node *n);
 
 /* ---- driver.c ---- */
 TB_MUST_CHECK int driver_open(struct node *n, char *errmsg);
@@ -212,7 +257,10 @@ void sync_on_status(struct node *n, struct node_peer *p, const struct wire_peer_
 TB_MUST_CHECK int peer_api_register(struct node *n, char *errmsg);
 /* Sends an encoded consensus message to every other validator that is up. */
 void peer_api_broadcast(struct node *n, struct tb_bytes msg);
-void peer_api_gossip_tx(struct node *n, struct tb_bytes envelope);
+/* Queues admitted (durable) envelopes for every up peer; one POST in flight per peer. */
+void peer_api_gossip_txs(struct node *n, const struct tb_bytes *envelopes, size_t count);
+/* Frees the peers' gossip queues (node_free). */
+void peer_api_gossip_release(struct node *n);
 void peer_api_poll(struct node *n);
 
 /* ---- metrics.c ---- */

@@ -2,6 +2,7 @@
 # logs and metrics. Included from node/CMakeLists.txt after api.cmake.
 add_library(tb_node STATIC
   ${CMAKE_CURRENT_LIST_DIR}/node.c
+  ${CMAKE_CURRENT_LIST_DIR}/admit.c
   ${CMAKE_CURRENT_LIST_DIR}/driver.c
   ${CMAKE_CURRENT_LIST_DIR}/mempool.c
   ${CMAKE_CURRENT_LIST_DIR}/peer_api.c

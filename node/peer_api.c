@@ -70,19 +70,18 @@ static void peer_on_txs(struct http_req *req, void *arg)
         tb_free(m);
         return;
     }
+    /* Each tx is checked now and joins this loop turn's group commit; nobody waits for it
+     * (the sender keeps it in its own `pending`, so a failed commit here loses nothing). */
     size_t accepted = 0;
-    int rc = TB_OK;
     for (size_t i = 0; i < m->count; i++) {
         struct node_tx_result res;
-        rc = node_admit(n, m->txs[i], false, &res, err);
-        if (res.state == NODE_TX_NEW)
+        if (node_admit_queue(n, m->txs[i], false, NULL, NULL, &res, err) == TB_OK &&
+            res.state == NODE_TX_QUEUED)
             accepted++;
-        if (rc == TB_ENOSPC || rc == TB_EIO)
-            break;
     }
     n->metrics.txs_gossiped_in += accepted;
     tb_free(m);
-    if (rc == TB_ENOSPC || rc == TB_EIO)
+    if (!node_writable(n))
         peer_reply_error(n, req, 503, "unavailable", "storage refuses writes");
     else
         peer_reply(n, req, 202, NULL, 0);
@@ -205,7 +204,9 @@ static void peer_send_done(const struct peer_result *r, void *arg)
     (void)r; /* delivery is best effort: the status poll tracks up/down, re-gossip repairs */
 }
 
-static void peer_post(struct node *n, struct node_peer *p, const char *path, struct tb_bytes body)
+/* POSTs body to p's path; done(result, p) runs once. False when it could not be sent. */
+static bool peer_post_cb(struct node *n, struct node_peer *p, const char *path,
+                         struct tb_bytes body, peer_done_fn done)
 {
     TB_ASSERT(!p->self);
     TB_ASSERT(body.len > 0);
@@ -216,9 +217,17 @@ static void peer_post(struct node *n, struct node_peer *p, const char *path, str
                                .delay_max_ms = 500,
                                .non_idempotent = true}; /* receivers dedupe both */
     if (peer_request(n->client, "POST", url, peer_headers, body.ptr, body.len,
-                     n->cfg.peer.request_timeout_ms, &retry, peer_send_done, p) != TB_OK)
+                     n->cfg.peer.request_timeout_ms, &retry, done, p) != TB_OK) {
         node_log(NODE_LOG_DEBUG, "peer_send_failed", peer_client_errmsg(n->client), "peer=%s",
                  p->member->city);
+        return false;
+    }
+    return true;
+}
+
+static void peer_post(struct node *n, struct node_peer *p, const char *path, struct tb_bytes body)
+{
+    (void)peer_post_cb(n, p, path, body, peer_send_done);
 }
 
 void peer_api_broadcast(struct node *n, struct tb_bytes msg)
@@ -230,25 +239,103 @@ void peer_api_broadcast(struct node *n, struct tb_bytes msg)
     }
 }
 
-void peer_api_gossip_tx(struct node *n, struct tb_bytes envelope)
+/* ------------------------------------------------------------- tx gossip */
+
+static void peer_gossip_send(struct node *n, struct node_peer *p);
+
+static void peer_gossip_done(const struct peer_result *r, void *arg)
 {
-    struct wire_peer_txs *m = tb_calloc(1, sizeof(*m));
+    struct node_peer *p = arg;
+    p->gossip_in_flight = false;
+    if (r->cancelled || p->node->stopping)
+        return;
+    /* Best effort: a lost message is repaired by the txs reaching the peer in a block. */
+    peer_gossip_send(p->node, p);
+}
+
+/*
+ * Sends what is queued for p, at most WIRE_PEER_TXS_MAX envelopes and the message limit in
+ * one POST; the rest waits for its answer. One POST in flight per peer keeps one kept-alive
+ * connection busy instead of opening one per tx, and lets a batch build while it travels.
+ */
+static void peer_gossip_send(struct node *n, struct node_peer *p)
+{
+    struct wire_peer_txs *m;
     struct tb_buf out;
     char err[TB_ERRMSG_SIZE];
+    if (p->gossip_in_flight || p->gossip_queued == 0 || !p->up || n->stopping)
+        return;
+    m = tb_calloc(1, sizeof(*m));
     if (m == NULL)
         return;
-    m->txs[0] = envelope;
-    m->count = 1;
+    size_t off = 0, bytes = 64; /* the message's own framing, generously */
+    const uint8_t *q = p->gossip_queue.data;
+    while (m->count < WIRE_PEER_TXS_MAX && off < p->gossip_queue.len) {
+        TB_ASSERT(p->gossip_queue.len - off >= 4);
+        size_t len =
+            (size_t)q[off] << 24 | (size_t)q[off + 1] << 16 | (size_t)q[off + 2] << 8 | q[off + 3];
+        TB_ASSERT(len > 0 && len <= p->gossip_queue.len - off - 4);
+        if (m->count > 0 && bytes + len + 8 > WIRE_PEER_TXS_BYTES_MAX)
+            break;
+        m->txs[m->count++] = (struct tb_bytes){q + off + 4, len};
+        bytes += len + 8;
+        off += 4 + len;
+    }
+    TB_ASSERT(m->count > 0 && m->count <= p->gossip_queued);
     tb_buf_init(&out, WIRE_PEER_TXS_BYTES_MAX);
-    if (wire_peer_txs_encode(m, &out, err) == TB_OK) {
-        /* Up peers only: a peer that was down gets the tx in a block (it is in our pending). */
-        for (uint32_t i = 0; i < n->validator_count; i++) {
-            if (!n->peers[i].self && n->peers[i].up && !n->stopping)
-                peer_post(n, &n->peers[i], "/v1/peer/txs", (struct tb_bytes){out.data, out.len});
-        }
+    if (wire_peer_txs_encode(m, &out, err) == TB_OK &&
+        peer_post_cb(n, p, "/v1/peer/txs", (struct tb_bytes){out.data, out.len},
+                     peer_gossip_done)) {
+        p->gossip_in_flight = true;
+        n->metrics.gossip_msgs_out++;
     }
     tb_buf_release(&out);
+    /* Sent or not, these leave the queue: the peer gets them in a block otherwise. */
+    memmove(p->gossip_queue.data, p->gossip_queue.data + off, p->gossip_queue.len - off);
+    p->gossip_queue.len -= off;
+    p->gossip_queued -= m->count;
     tb_free(m);
+}
+
+void peer_api_gossip_txs(struct node *n, const struct tb_bytes *envelopes, size_t count)
+{
+    TB_ASSERT(count > 0);
+    for (uint32_t i = 0; i < n->validator_count; i++) {
+        struct node_peer *p = &n->peers[i];
+        /* Up peers only: a peer that was down gets the tx in a block (it is in our pending). */
+        if (p->self || !p->up || n->stopping)
+            continue;
+        if (p->gossip_queue.max == 0)
+            tb_buf_init(&p->gossip_queue, NODE_GOSSIP_QUEUE_BYTES);
+        for (size_t k = 0; k < count; k++) {
+            size_t len = envelopes[k].len;
+            TB_ASSERT(len > 0 && len <= WIRE_TX_BYTES_MAX);
+            uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                              (uint8_t)len};
+            /* A full queue (a slow peer) drops the tx for this peer; it reaches the peer
+             * in a block. Checked first: a failed tb_buf_append frees the whole queue. */
+            if (p->gossip_queue.len + sizeof(hdr) + len > p->gossip_queue.max) {
+                n->metrics.gossip_dropped++;
+                continue;
+            }
+            if (tb_buf_append(&p->gossip_queue, hdr, sizeof(hdr)) != TB_OK ||
+                tb_buf_append(&p->gossip_queue, envelopes[k].ptr, len) != TB_OK) {
+                n->metrics.gossip_dropped += count - k; /* ENOMEM: the queue is gone */
+                p->gossip_queued = 0;
+                break;
+            }
+            p->gossip_queued++;
+        }
+        peer_gossip_send(n, p);
+    }
+}
+
+void peer_api_gossip_release(struct node *n)
+{
+    for (uint32_t i = 0; i < NODE_PEERS_MAX; i++) {
+        tb_buf_release(&n->peers[i].gossip_queue);
+        n->peers[i].gossip_queued = 0;
+    }
 }
 
 static void peer_status_done(const struct peer_result *r, void *arg)
