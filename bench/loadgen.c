@@ -5,8 +5,9 @@
  *
  *   loadgen PREFIX CLIENTS
  *
- * Client j reads PREFIX-j.list: its first line is "HOST PORT PATH", every later line the
- * path of a file holding one request body (a tx envelope, POSTed as application/msgpack).
+ * Client j reads PREFIX-j.list: its first line is "HOST PORT PATH", every later line
+ * "FILE OFFSET LENGTH", one request body (a tx envelope, POSTed as application/msgpack) at
+ * that place in FILE (bench/presign writes them all into one file).
  * Each client is one thread with one kept-alive HTTP/1.1 connection that POSTs its bodies one
  * after another, and writes PREFIX-j.t0 (unix time of its start, seconds) and PREFIX-j.out
  * (one line per request: "STATUS SECONDS", like curl's -w '%{http_code} %{time_total}').
@@ -121,14 +122,19 @@ static int lg_read_response(int fd, char *buf, int *keep_alive)
     return status;
 }
 
-static size_t lg_read_file(const char *path, char *out, size_t max)
+/* LENGTH bytes at OFFSET of FILE, from a line "FILE OFFSET LENGTH"; 0 when it fails. */
+static size_t lg_read_body(const char *line, char *out, size_t max)
 {
+    char path[LG_LINE_MAX];
+    unsigned long offset = 0, len = 0;
+    if (sscanf(line, "%4095s %lu %lu", path, &offset, &len) != 3 || len == 0 || len > max)
+        return 0;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return 0;
-    size_t n = fread(out, 1, max, f);
+    size_t n = fseek(f, (long)offset, SEEK_SET) == 0 ? fread(out, 1, len, f) : 0;
     fclose(f);
-    return n;
+    return n == len ? n : 0;
 }
 
 /* One request over *fd (reopened when needed); the status, or 0 after two failures. */
@@ -158,35 +164,77 @@ static int lg_post(int *fd, const char *host, int port, const char *path, const 
     return 0;
 }
 
+static pthread_barrier_t lg_start; /* every client has read its bodies: go together */
+
+/* Reads the list's bodies into memory (so the timed part does no file I/O). */
+static int lg_load(FILE *in, char ***bodies, size_t **lens, size_t *count)
+{
+    char line[LG_LINE_MAX];
+    size_t cap = 0;
+    char *buf = malloc(LG_BODY_MAX);
+    if (buf == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), in) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '\0')
+            continue;
+        size_t len = lg_read_body(line, buf, LG_BODY_MAX);
+        if (len == 0) {
+            free(buf);
+            return -1;
+        }
+        if (*count == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **nb = realloc(*bodies, cap * sizeof(**bodies));
+            size_t *nl = realloc(*lens, cap * sizeof(**lens));
+            if (nb != NULL)
+                *bodies = nb;
+            if (nl != NULL)
+                *lens = nl;
+            if (nb == NULL || nl == NULL) {
+                free(buf);
+                return -1;
+            }
+        }
+        (*bodies)[*count] = malloc(len);
+        if ((*bodies)[*count] == NULL) {
+            free(buf);
+            return -1;
+        }
+        memcpy((*bodies)[*count], buf, len);
+        (*lens)[(*count)++] = len;
+    }
+    free(buf);
+    return 0;
+}
+
 static void *lg_run(void *arg)
 {
     struct lg_client *c = arg;
     char name[LG_LINE_MAX], line[LG_LINE_MAX], host[64], path[256];
     int port = 0, fd = -1;
-    char *body = malloc(LG_BODY_MAX), *resp = malloc(LG_RESPONSE_MAX);
+    char **bodies = NULL, *resp = malloc(LG_RESPONSE_MAX);
+    size_t *lens = NULL, count = 0;
     snprintf(name, sizeof(name), "%s-%d.list", c->prefix, c->index);
     FILE *in = fopen(name, "r");
     snprintf(name, sizeof(name), "%s-%d.out", c->prefix, c->index);
     FILE *out = fopen(name, "w");
-    if (body == NULL || resp == NULL || in == NULL || out == NULL ||
-        fgets(line, sizeof(line), in) == NULL ||
-        sscanf(line, "%63s %d %255s", host, &port, path) != 3) {
+    if (resp == NULL || in == NULL || out == NULL || fgets(line, sizeof(line), in) == NULL ||
+        sscanf(line, "%63s %d %255s", host, &port, path) != 3 ||
+        lg_load(in, &bodies, &lens, &count) != 0)
         c->failed = 1;
+    pthread_barrier_wait(&lg_start);
+    if (c->failed)
         goto done;
-    }
     snprintf(name, sizeof(name), "%s-%d.t0", c->prefix, c->index);
     FILE *t0 = fopen(name, "w");
     if (t0 != NULL) {
         fprintf(t0, "%.6f\n", lg_now());
         fclose(t0);
     }
-    while (fgets(line, sizeof(line), in) != NULL) {
-        line[strcspn(line, "\n")] = '\0';
-        if (line[0] == '\0')
-            continue;
-        size_t len = lg_read_file(line, body, LG_BODY_MAX);
+    for (size_t i = 0; i < count; i++) {
         double t = lg_now();
-        int status = lg_post(&fd, host, port, path, body, len, resp);
+        int status = lg_post(&fd, host, port, path, bodies[i], lens[i], resp);
         fprintf(out, "%03d %.6f\n", status, lg_now() - t);
         if (status == 0)
             c->failed = 1;
@@ -198,7 +246,10 @@ done:
         fclose(in);
     if (out != NULL)
         fclose(out);
-    free(body);
+    for (size_t i = 0; i < count; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(lens);
     free(resp);
     return NULL;
 }
@@ -215,6 +266,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: loadgen PREFIX CLIENTS (1..%d)\n", LG_CLIENTS_MAX);
         return 2;
     }
+    if (pthread_barrier_init(&lg_start, NULL, (unsigned)n) != 0)
+        return 1;
     for (long i = 0; i < n; i++) {
         clients[i] = (struct lg_client){.prefix = argv[1], .index = (int)i};
         if (pthread_create(&threads[i], NULL, lg_run, &clients[i]) != 0) {

@@ -85,6 +85,8 @@ static const struct cfg_key cfg_keys[] = {
      "time allowed for a whole request (bounds slow clients)"},
     {"api", "max_connections", CFG_K_U32, CFG_OFF(api.max_connections), 1, 65536, 0,
      "open connections at most"},
+    {"api", "local_port", CFG_K_U32, CFG_OFF(api.local_port), 0, 65535, 0,
+     "0 = off; else also plain HTTP on 127.0.0.1:PORT for the JSON API (never the peer API)"},
     {"peer", "tls", CFG_K_ONOFF, CFG_OFF(peer.tls), 0, 0, 0,
      "on or off; off only when [api] listen is a loopback address"},
     {"peer", "tls_key_file", CFG_K_PATH, CFG_OFF(peer.tls_key_file), 0, 0, 0,

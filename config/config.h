@@ -66,6 +66,7 @@ struct cfg_api_section
     uint32_t max_header_bytes;          /* default 16 KiB */
     uint32_t timeout_ms;                /* default 30 s: whole request, slowloris bound */
     uint32_t max_connections;           /* default 256 */
+    uint32_t local_port; /* default 0 = none; else plain HTTP on 127.0.0.1 (JSON API only) */
 };
 
 struct cfg_peer_section

@@ -98,6 +98,22 @@ TB_MUST_CHECK int cr_tls_ctx_new(const struct cr_tls_identity *id, int server,
                                  struct ssl_ctx_st **out, char *errmsg);
 void cr_tls_ctx_free(struct ssl_ctx_st *ctx); /* NULL ok */
 
+/*
+ * For a server context from cr_tls_ctx_new: asks for a client certificate but lets the
+ * handshake finish without one, so that one listener serves the JSON API (browsers,
+ * agencies) and the peer API; the HTTP layer then refuses every peer route to a client
+ * that showed no certificate (docs/peer.md). Certificates shown are still accepted
+ * whatever their issuer, as above.
+ */
+void cr_tls_ctx_client_cert_optional(struct ssl_ctx_st *ctx);
+
+/*
+ * The raw Ed25519 key of a PEM certificate (the first in the text), e.g. a node's tls.crt
+ * that the CLI pins. TB_EMALFORMED (no certificate parses), TB_EAUTH (not Ed25519).
+ */
+TB_MUST_CHECK int cr_tls_cert_pem_ed25519_public(const uint8_t *pem, size_t len,
+                                                 uint8_t out[CR_TLS_PUBKEY_BYTES], char *errmsg);
+
 /* A connection object from the context (for bufferevent_openssl_*_new). TB_ENOMEM. */
 TB_MUST_CHECK int cr_tls_ssl_new(struct ssl_ctx_st *ctx, struct ssl_st **out);
 void cr_tls_ssl_free(struct ssl_st *ssl); /* NULL ok; only if libevent does not own it */
@@ -109,6 +125,9 @@ void cr_tls_ssl_free(struct ssl_st *ssl); /* NULL ok; only if libevent does not 
  */
 TB_MUST_CHECK int cr_tls_peer_ed25519_public(const struct ssl_st *ssl,
                                              uint8_t out[CR_TLS_PUBKEY_BYTES], char *errmsg);
+
+/* Whether the peer showed a certificate at all (to tell "none" from "not Ed25519"). */
+int cr_tls_peer_cert_present(const struct ssl_st *ssl);
 
 /* A binding as it travels. */
 struct cr_tls_binding

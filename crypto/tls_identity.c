@@ -375,6 +375,30 @@ void cr_tls_ctx_free(struct ssl_ctx_st *ctx)
     SSL_CTX_free(ctx);
 }
 
+void cr_tls_ctx_client_cert_optional(struct ssl_ctx_st *ctx)
+{
+    TB_ASSERT(ctx != NULL);
+    TB_ASSERT(SSL_CTX_get_verify_mode(ctx) & SSL_VERIFY_PEER);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_accept_self_signed);
+}
+
+int cr_tls_cert_pem_ed25519_public(const uint8_t *pem, size_t len, uint8_t out[CR_TLS_PUBKEY_BYTES],
+                                   char *errmsg)
+{
+    TB_ASSERT(pem != NULL || len == 0);
+    TB_ASSERT(out != NULL);
+    if (len == 0 || len > PEM_INPUT_MAX)
+        return tb_fail(errmsg, TB_EMALFORMED, "certificate PEM of %zu bytes", len);
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509 *x = bio == NULL ? NULL : PEM_read_bio_X509(bio, NULL, no_pass_cb, NULL);
+    BIO_free(bio);
+    if (x == NULL)
+        return cr_ossl_fail(errmsg, TB_EMALFORMED, "certificate PEM");
+    int rv = cr_tls_cert_ed25519_public(x, out, errmsg);
+    X509_free(x);
+    return rv;
+}
+
 int cr_tls_ssl_new(struct ssl_ctx_st *ctx, struct ssl_st **out)
 {
     TB_ASSERT(ctx != NULL);
@@ -402,6 +426,12 @@ int cr_tls_peer_ed25519_public(const struct ssl_st *ssl, uint8_t out[CR_TLS_PUBK
     rv = cr_tls_cert_ed25519_public(peer, out, errmsg);
     X509_free(peer);
     return rv;
+}
+
+int cr_tls_peer_cert_present(const struct ssl_st *ssl)
+{
+    TB_ASSERT(ssl != NULL);
+    return SSL_get0_peer_certificate(ssl) != NULL;
 }
 
 /* ---- The binding ---- */

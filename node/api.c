@@ -294,7 +294,7 @@ void api_submit_reply(struct http_req *req, struct node *n, struct tb_bytes enve
 /* POST /v1/tx: application/msgpack envelope bytes, or {"envelope": "<base64>"}. */
 static void api_h_tx_post(struct http_req *req, void *arg)
 {
-    static const char *const fields[] = {"envelope", NULL};
+    static const char *const fields[] = {"envelope", "document", NULL};
     struct node *n = arg;
     json_t *j = NULL;
     if (http_body_type_check(req) != TB_OK)
@@ -309,8 +309,13 @@ static void api_h_tx_post(struct http_req *req, void *arg)
         api_submit_reply(req, n, body, NULL);
         return;
     }
-    if (api_req_json(req, API_TX_JSON_BYTES_MAX, &j) != TB_OK ||
+    if (api_req_json(req, API_TX_DOC_JSON_BYTES_MAX, &j) != TB_OK ||
         api_req_fields(req, j, fields) != TB_OK) {
+        json_decref(j);
+        return;
+    }
+    if (json_object_get(j, "document") == NULL && http_req_body(req).len > API_TX_JSON_BYTES_MAX) {
+        http_reply_error(req, 413, "too_large", "envelope larger than %u bytes", WIRE_TX_BYTES_MAX);
         json_decref(j);
         return;
     }
@@ -328,7 +333,9 @@ static void api_h_tx_post(struct http_req *req, void *arg)
         http_reply_error(req, 400, "bad_request", "envelope: not padded standard base64");
     } else {
         struct tb_bytes b = {.ptr = env, .len = len};
-        api_submit_reply(req, n, b, NULL);
+        /* "document": checked against the record and stored sealed first (api_consent.c). */
+        if (api_tx_document(req, n, j, b) == TB_OK)
+            api_submit_reply(req, n, b, NULL);
     }
     tb_free(env);
     json_decref(j);
@@ -517,11 +524,20 @@ static const struct api_route api_routes[] = {
     {HTTP_POST, "/v1/records", api_h_records_post},
     {HTTP_GET, "/v1/records/{id}", api_h_record_get},
     {HTTP_GET, "/v1/subjects/{subject}/records", api_h_subject_records},
+    {HTTP_POST, "/v1/consents", api_h_consents_post},
+    {HTTP_GET, "/v1/subjects/{subject}/access-log", api_h_access_log},
     {HTTP_GET, "/v1/status", api_h_status},
     {HTTP_GET, "/v1/blocks/{height}", api_h_block},
     {HTTP_GET, "/v1/members", api_h_members},
     {HTTP_GET, "/v1/agencies", api_h_agencies},
     {HTTP_GET, "/v1/openapi.json", api_h_openapi},
+    {HTTP_GET, "/v1/records/{id}/proof", api_h_record_proof},
+    {HTTP_GET, "/v1/records/{id}/credential", api_h_record_credential},
+    {HTTP_GET, "/v1/records/{id}/qr.png", api_h_record_qr},
+    {HTTP_GET, "/v1/resolve", api_h_resolve},
+    {HTTP_POST, "/v1/verify", api_h_verify},
+    {HTTP_GET, "/v1/headers/{height}", api_h_header},
+    {HTTP_GET, "/v1/log/consistency", api_h_log_consistency},
 };
 
 int api_register(struct http_server *srv, struct node *node, char *errmsg)

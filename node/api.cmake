@@ -22,10 +22,17 @@ add_library(tb_api STATIC
   ${CMAKE_CURRENT_LIST_DIR}/api_records.c
   ${CMAKE_CURRENT_LIST_DIR}/api_custodial.c
   ${CMAKE_CURRENT_LIST_DIR}/api_json.c
+  ${CMAKE_CURRENT_LIST_DIR}/api_proof.c
+  ${CMAKE_CURRENT_LIST_DIR}/api_auth.c
+  ${CMAKE_CURRENT_LIST_DIR}/api_auth_http.c
+  ${CMAKE_CURRENT_LIST_DIR}/api_consent.c
+  ${CMAKE_CURRENT_LIST_DIR}/docstore.c
   ${CMAKE_CURRENT_BINARY_DIR}/api_openapi.c
 )
 target_include_directories(tb_api PUBLIC ${CMAKE_CURRENT_LIST_DIR})
 target_link_libraries(tb_api PUBLIC tb_http tb_ledger tb_store tb_wire tb_crypto tb_config tb_base
   PkgConfig::JANSSON)
+# api_proof.c: proof bundles (tb_proof, linked from node/CMakeLists.txt) and QR codes
+target_link_libraries(tb_api PUBLIC tb_qr)
 tb_warnings(tb_api CONVERSION)
 target_compile_definitions(tb_api PRIVATE TB_VERSION="${PROJECT_VERSION}")

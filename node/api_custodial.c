@@ -217,6 +217,8 @@ struct api_issue
 {
     struct wire_record_issue rec;
     uint8_t subject[WIRE_HASH_BYTES];
+    uint8_t *doc; /* the decoded "document" (tb_malloc'd, wiped and freed by the handler) */
+    size_t doc_len;
 };
 
 static int api_claim_cmp(const void *a, const void *b)
@@ -324,12 +326,14 @@ static int api_issue_digest(struct node *n, json_t *j, struct api_issue *is, cha
         return tb_fail(errmsg, TB_ENOMEM, "out of memory");
     int rv = tb_base64_decode(json_string_value(doc), json_string_length(doc), bytes,
                               API_DOCUMENT_BYTES_MAX, &len);
-    if (rv == TB_OK)
+    if (rv == TB_OK) {
         cr_hash(suite, bytes, len, is->rec.doc_digest);
-    else
-        rv = tb_fail(errmsg, TB_EINVAL, "document: padded standard base64 of at most %u bytes",
-                     API_DOCUMENT_BYTES_MAX);
-    tb_wipe(bytes, len); /* a citizen's document: not left in freed memory */
+        is->doc = bytes; /* stored sealed once signed (api_document_attach) */
+        is->doc_len = len;
+        return TB_OK;
+    }
+    rv = tb_fail(errmsg, TB_EINVAL, "document: padded standard base64 of at most %u bytes",
+                 API_DOCUMENT_BYTES_MAX);
     tb_free(bytes);
     return rv;
 }
@@ -417,6 +421,18 @@ static int api_issue_sign(struct node *n, const struct api_agency_cred *cred,
     return rv;
 }
 
+/*
+ * Wipes the request's id_number wherever the handler stopped (a bad claim or an extra field
+ * returns before api_issue_subject): jansson frees its strings unwiped. The request body
+ * itself is wiped by the HTTP layer once answered (node/http.c).
+ */
+static void api_id_number_wipe(json_t *j)
+{
+    json_t *idn = json_object_get(j, "id_number");
+    if (json_is_string(idn))
+        tb_wipe((char *)(uintptr_t)json_string_value(idn), json_string_length(idn));
+}
+
 void api_h_records_post(struct http_req *req, void *arg)
 {
     static const char *const fields[] = {"type",   "subject",    "id_number", "expires_at",
@@ -430,6 +446,8 @@ void api_h_records_post(struct http_req *req, void *arg)
         return;
     if (api_req_json(req, API_RECORDS_JSON_BYTES_MAX, &j) != TB_OK ||
         api_req_fields(req, j, fields) != TB_OK) {
+        if (j != NULL)
+            api_id_number_wipe(j);
         json_decref(j);
         return;
     }
@@ -444,9 +462,15 @@ void api_h_records_post(struct http_req *req, void *arg)
         http_reply_error(req, 500, "internal", "%s", errmsg[0] != '\0' ? errmsg : tb_strerror(rv));
     } else {
         struct tb_bytes e = {.ptr = env.data, .len = env.len};
-        api_submit_reply(req, n, e, is->subject);
+        if (is->doc == NULL || api_document_attach(req, n, e, is->doc, is->doc_len) == TB_OK)
+            api_submit_reply(req, n, e, is->subject);
     }
     tb_buf_release(&env);
+    if (is != NULL && is->doc != NULL) {
+        tb_wipe(is->doc, is->doc_len); /* a citizen's document: not left in freed memory */
+        tb_free(is->doc);
+    }
     tb_free(is);
+    api_id_number_wipe(j);
     json_decref(j);
 }

@@ -127,6 +127,40 @@ void api_h_record_get(struct http_req *req, void *arg);      /* GET /v1/records/
 void api_h_subject_records(struct http_req *req, void *arg); /* GET /v1/subjects/.../records */
 void api_h_agencies(struct http_req *req, void *arg);        /* GET /v1/agencies */
 
+/* ------------------------------------------------------ handlers (api_proof.c) */
+
+void api_h_record_proof(struct http_req *req, void *arg);      /* GET /v1/records/{id}/proof */
+void api_h_record_credential(struct http_req *req, void *arg); /* .../{id}/credential */
+void api_h_record_qr(struct http_req *req, void *arg);         /* .../{id}/qr.png */
+void api_h_resolve(struct http_req *req, void *arg);           /* GET /v1/resolve?uri= */
+void api_h_verify(struct http_req *req, void *arg);            /* POST /v1/verify */
+void api_h_header(struct http_req *req, void *arg);            /* GET /v1/headers/{height} */
+void api_h_log_consistency(struct http_req *req, void *arg);   /* GET /v1/log/consistency */
+
+/* ----------------------------------------------------- handlers (api_consent.c) */
+
+void api_h_consents_post(struct http_req *req, void *arg); /* POST /v1/consents */
+void api_h_access_log(struct http_req *req, void *arg);    /* GET .../{subject}/access-log */
+
+/*
+ * A document attached to a record.issue envelope (POST /v1/tx, POST /v1/records): checks that
+ * the envelope is a record.issue of this node's city that the ledger accepts (or has
+ * committed), that H(document) is its doc_digest, and stores the document sealed
+ * (node/docstore.h) under the record id. TB_OK: nothing replied, the caller submits.
+ * Otherwise replied (400 malformed, 413, 422 digest_mismatch / not_issuing_city / not_a_record
+ * / the ledger's verdict, 503, 500) and the error returned.
+ */
+TB_MUST_CHECK int api_document_attach(struct http_req *req, struct node *n,
+                                      struct tb_bytes envelope, const uint8_t *doc, size_t len);
+
+/* POST /v1/tx's optional "document" (base64) of body j: api_document_attach when present,
+ * TB_OK at once when absent. Replies on failure (400 for bad base64). */
+TB_MUST_CHECK int api_tx_document(struct http_req *req, struct node *n, json_t *j,
+                                  struct tb_bytes envelope);
+/* POST /v1/tx with a document: {"envelope", "document"} with room for both. */
+#define API_TX_DOC_JSON_BYTES_MAX \
+    (API_TX_JSON_BYTES_MAX + TB_BASE64_ENCODED_SIZE(API_DOCUMENT_BYTES_MAX))
+
 /* ---------------------------------------------------------- renderers (api_json.c) */
 
 /* Lowercase hex / padded base64 strings of n bytes. */

@@ -1,7 +1,8 @@
 /*
  * Read handlers of the JSON API over the ledger's queries: a record and its status
- * (GET /v1/records/{id}), a subject's records (GET /v1/subjects/{subject}/records, agency
- * token required) and the registered agencies (GET /v1/agencies).
+ * (GET /v1/records/{id}), a subject's records (GET /v1/subjects/{subject}/records: a request
+ * signed by an active agency of a member city, node/api_auth.h) and the registered agencies
+ * (GET /v1/agencies).
  *
  * Each handler opens one short read transaction, copies what it needs out of it, ends it
  * and only then replies. Must never: return a subject's records without an authenticated
@@ -11,6 +12,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "api_auth.h"
 #include "api_int.h"
 #include "tb_alloc.h"
 #include "tb_assert.h"
@@ -194,15 +196,37 @@ static json_t *api_subject_list(struct node *n, struct store_txn *txn,
     return j;
 }
 
+/*
+ * Who may list a subject's records (docs/authentication.md "Who may read"): any active
+ * agency registered on the ledger whose city is a member of the federation. The subject is
+ * a keyed hash, so no node can tell which city a subject "belongs" to; the list holds ids,
+ * types and statuses only, and every reader is an identified, registered agency.
+ */
+static int api_subject_reader(struct http_req *req, struct node *n)
+{
+    struct api_agency *who = tb_calloc(1, sizeof(*who));
+    if (who == NULL) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        return TB_ENOMEM;
+    }
+    int rv = api_auth_agency(req, n, who);
+    if (rv == TB_OK && cfg_genesis_member_by_city(node_genesis(n), who->city) == NULL) {
+        http_reply_error(req, 403, "forbidden", "agency %s/%s: city is not a member", who->city,
+                         who->agency);
+        rv = TB_EAUTH;
+    }
+    tb_free(who);
+    return rv;
+}
+
 void api_h_subject_records(struct http_req *req, void *arg)
 {
     struct node *n = arg;
-    struct api_agency_cred cred;
     struct api_subject_query q;
     struct store_txn *txn = NULL;
     char errmsg[TB_ERRMSG_SIZE] = "";
     int rc = TB_OK;
-    if (api_req_agency(req, n, &cred) != TB_OK || api_subject_query_parse(req, &q) != TB_OK)
+    if (api_subject_reader(req, n) != TB_OK || api_subject_query_parse(req, &q) != TB_OK)
         return;
     struct ledger_record *rec = tb_calloc(1, sizeof(*rec));
     struct ledger_subject_entry *entries = tb_calloc(API_LIST_LIMIT_MAX + 1, sizeof(*entries));

@@ -35,6 +35,11 @@ int cli_issue(int argc, char **argv);
 int cli_revoke(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_node(int argc, char **argv);
+int cli_verify(int argc, char **argv);     /* node/cli_verify.c */
+int cli_qr(int argc, char **argv);         /* node/cli_qr.c */
+int cli_consent(int argc, char **argv);    /* node/cli_consent.c */
+int cli_fetch(int argc, char **argv);      /* node/cli_fetch.c */
+int cli_access_log(int argc, char **argv); /* node/cli_consent.c */
 
 /* Prints "tongban CMD: message" to stderr and returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *fmt, ...) TB_PRINTF(2, 3);
@@ -79,6 +84,51 @@ TB_MUST_CHECK int cli_http_json(const char *method, const char *url, const char 
                                 const void *body, size_t len, uint32_t timeout_ms, long *status,
                                 struct json_t **out, char *errmsg);
 
+/*
+ * https nodes have self-signed certificates: the CLI pins the key of the node's tls.crt,
+ * from this path (a command that read a config passes [peer] tls_cert_file; borrowed, must
+ * outlive the requests) or else from the TONGBAN_NODE_CERT environment variable.
+ */
+void cli_http_set_node_cert(const char *path);
+
+/* ---- node/cli_http.c: signed agency requests (docs/authentication.md, D9) ---- */
+
+struct cr_key;
+
+/* Who signs: the agency's private key (cli_load_key) and the codes it is registered to. */
+struct cli_agency_signer
+{
+    struct cr_key *key;
+    const char *city;
+    const char *agency;
+};
+
+/*
+ * cli_http_json() signed by an agency: signs method, the URL's path and query, the body's
+ * Content-Digest (also for an empty body) and "Tongban-Agency: city/agency" under the RFC
+ * 9421 profile "tb" (created now, expires 60 s later, a fresh 24-byte nonce) and sends the
+ * four fields with the request. Same results as cli_http_json(); TB_EINVAL when the URL,
+ * city or agency cannot be signed, TB_ECRYPTO when signing fails.
+ */
+TB_MUST_CHECK int cli_http_signed_json(const struct cli_agency_signer *signer, const char *method,
+                                       const char *url, const char *content_type, const void *body,
+                                       size_t len, uint32_t timeout_ms, long *status,
+                                       struct json_t **out, char *errmsg);
+
+/* ---- node/cli_records.c: `tongban records` ---- */
+
+int cli_records(int argc, char **argv);
+
+/*
+ * The keyed subject (DESIGN 3.3) for a command: from subject_hex (64 hex digits) or, when
+ * that is NULL, from id_number ("-": the first line of standard input) and the subject key
+ * file (32 bytes) under suite. The ID number is wiped (the argv string too) once used and
+ * never leaves the process. TB_EINVAL, TB_EIO with errmsg.
+ */
+TB_MUST_CHECK int cli_subject_from_args(char *id_number, const char *subject_key_path,
+                                        const char *subject_hex, enum cr_suite suite,
+                                        uint8_t out[CR_HASH_BYTES], char *errmsg);
+
 /* ---- node/cli_issue.c: what every transaction-making command shares ---- */
 
 #define CLI_URL_MAX 1024 /* bytes of a request URL, with the NUL */
@@ -104,6 +154,9 @@ struct cli_str_opt
 
 /* Stores arg in the entry of map for opt; false when opt is not in the map. */
 bool cli_str_opt_set(const struct cli_str_opt *map, size_t count, int opt, const char *arg);
+
+/* A whole file of at most max bytes into out (replacing its contents); TB_EIO, TB_ELIMIT. */
+TB_MUST_CHECK int cli_read_file_max(const char *path, size_t max, struct tb_buf *out, char *errmsg);
 
 /* Exactly len bytes from path (a key file); TB_EIO, TB_EINVAL for another size. */
 TB_MUST_CHECK int cli_read_exact(const char *path, uint8_t *out, size_t len, char *errmsg);
@@ -147,6 +200,7 @@ struct cli_tx_job
     const char *id_label; /* "record id" */
     bool wait;            /* wait for commit */
     uint32_t wait_ms;
+    const char *document; /* a file sent along (POST /v1/tx JSON "document"), or NULL */
 };
 
 /* Signs, then writes or submits (and waits); prints the id; returns a CLI exit status. */

@@ -226,8 +226,14 @@ static void agency_node_url(const struct cfg_config *cfg, char *out, size_t size
         host = "127.0.0.1";
     else if (strcmp(host, "::") == 0)
         host = "::1";
-    snprintf(out, size, "http://%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
-             (unsigned)cfg->api.listen_port);
+    if (cfg->api.local_port != 0) { /* the node's plain loopback listener (docs/operators.md) */
+        snprintf(out, size, "http://127.0.0.1:%u", (unsigned)cfg->api.local_port);
+        return;
+    }
+    if (cfg->peer.tls) /* self-signed: pinned to the node's own certificate */
+        cli_http_set_node_cert(cfg->peer.tls_cert_file);
+    snprintf(out, size, "%s://%s%s%s:%u", cfg->peer.tls ? "https" : "http", v6 ? "[" : "", host,
+             v6 ? "]" : "", (unsigned)cfg->api.listen_port);
 }
 
 /*

@@ -239,7 +239,8 @@ static void issue_usage(FILE *out)
         "  --subject HEX       an already keyed subject (64 hex digits) instead of an ID number\n"
         "  --claim KEY=TEXT    a text claim (repeat); --uint-claim KEY=N for a number\n"
         "  --expires-at SECS   expiry, unix seconds (default 0: never)\n"
-        "  --document FILE     the full document: only its digest goes on the ledger\n"
+        "  --document FILE     the full document: its digest goes on the ledger, the file to\n"
+        "                      the node, which keeps it sealed and shares it only with consent\n"
         "  --genesis FILE      take the chain id from this genesis instead of the node\n"
         "  --out FILE          write the signed envelope to FILE instead of submitting it\n"
         "  --wait              wait (up to --wait-ms, default 30000) until it is committed\n");
@@ -508,6 +509,80 @@ int cli_load_key(const char *path, const char *pass_path, struct cr_key **out, c
     return rv;
 }
 
+int cli_read_file_max(const char *path, size_t max, struct tb_buf *out, char *errmsg)
+{
+    uint8_t chunk[16384];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    int rv = TB_OK;
+    if (f == NULL)
+        return tb_fail(errmsg, TB_EIO, "cannot open '%s': %s", path, strerror(errno));
+    tb_buf_reset(out);
+    while (rv == TB_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rv = out->len + n > max ? TB_ELIMIT : tb_buf_append(out, chunk, n);
+    if (rv == TB_OK && ferror(f))
+        rv = TB_EIO;
+    fclose(f);
+    if (rv != TB_OK)
+        return tb_fail(errmsg, rv, "cannot read '%s' (at most %zu bytes)", path, max);
+    return TB_OK;
+}
+
+#define ISSUE_DOCUMENT_BYTES_MAX (4u * 1024u * 1024u) /* the node's API_DOCUMENT_BYTES_MAX */
+
+/*
+ * POST /v1/tx as JSON {"envelope", "document"}: the issuing node checks H(document) against
+ * the record's doc_digest and keeps the document sealed (docs/consent.md). Same answers as
+ * cli_tx_submit.
+ */
+static int issue_submit_document(const char *node_url, const struct tb_buf *envelope,
+                                 const char *doc_path, const uint8_t tx_id[CR_HASH_BYTES],
+                                 char *status_out, size_t status_size, char *errmsg)
+{
+    struct tb_buf doc;
+    char url[CLI_URL_MAX], want[2 * CR_HASH_BYTES + 1];
+    json_t *doc_json = NULL, *req = NULL;
+    long status = 0;
+    tb_buf_init(&doc, ISSUE_DOCUMENT_BYTES_MAX);
+    int rv = cli_read_file_max(doc_path, ISSUE_DOCUMENT_BYTES_MAX, &doc, errmsg);
+    char *eb = malloc(TB_BASE64_ENCODED_SIZE(envelope->len));
+    char *db = malloc(TB_BASE64_ENCODED_SIZE(doc.len));
+    if (rv == TB_OK && (eb == NULL || db == NULL))
+        rv = tb_fail(errmsg, TB_ENOMEM, "out of memory");
+    if (rv == TB_OK && snprintf(url, sizeof(url), "%s/v1/tx", node_url) >= (int)sizeof(url))
+        rv = tb_fail(errmsg, TB_ELIMIT, "node URL too long");
+    char *text = NULL;
+    if (rv == TB_OK) {
+        tb_base64_encode(envelope->data, envelope->len, eb);
+        tb_base64_encode(doc.data, doc.len, db);
+        req = json_pack("{s:s,s:s}", "envelope", eb, "document", db);
+        text = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+        if (text == NULL)
+            rv = tb_fail(errmsg, TB_ENOMEM, "out of memory");
+    }
+    if (rv == TB_OK)
+        rv = cli_http_json("POST", url, "application/json", text, strlen(text), CLI_HTTP_TIMEOUT_MS,
+                           &status, &doc_json, errmsg);
+    if (rv == TB_OK && status != 200 && status != 202)
+        rv = status >= 500 ? TB_EIO : TB_EAUTH; /* errmsg holds the node's verdict */
+    if (rv == TB_OK) {
+        const char *id = json_string_value(json_object_get(doc_json, "id"));
+        const char *state = json_string_value(json_object_get(doc_json, "status"));
+        tb_hex_encode(tx_id, CR_HASH_BYTES, want);
+        if (id == NULL || strcmp(id, want) != 0)
+            rv = tb_fail(errmsg, TB_EMALFORMED, "the node answered another id than %s", want);
+        else
+            snprintf(status_out, status_size, "%s", state != NULL ? state : "?");
+    }
+    free(text);
+    json_decref(req);
+    json_decref(doc_json);
+    free(eb);
+    free(db);
+    tb_buf_release(&doc);
+    return rv;
+}
+
 int cli_tx_deliver(const struct cli_tx_job *job, const struct cli_chain *chain, struct cr_key *key,
                    const struct tb_buf *body)
 {
@@ -533,7 +608,11 @@ int cli_tx_deliver(const struct cli_tx_job *job, const struct cli_chain *chain, 
                    job->out, envelope.len);
         goto done;
     }
-    rv = cli_tx_submit(job->node, &envelope, id, state, sizeof(state), errmsg);
+    if (job->document != NULL)
+        rv = issue_submit_document(job->node, &envelope, job->document, id, state, sizeof(state),
+                                   errmsg);
+    else
+        rv = cli_tx_submit(job->node, &envelope, id, state, sizeof(state), errmsg);
     if (rv != TB_OK)
         goto done;
     printf("%-10s %s\nstatus     %s at %s\n", job->id_label, hex, state, job->node);
@@ -587,7 +666,8 @@ int cli_issue(int argc, char **argv)
                                  .kind = WIRE_KIND_RECORD_ISSUE,
                                  .id_label = "record id",
                                  .wait = a.wait,
-                                 .wait_ms = a.wait_ms};
+                                 .wait_ms = a.wait_ms,
+                                 .document = a.document};
         rv = cli_tx_deliver(&job, &chain, key, &body);
     } else {
         rv = cli_fail("issue", "%s", errmsg[0] ? errmsg : tb_strerror(rv));

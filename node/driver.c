@@ -587,6 +587,7 @@ int driver_commit_block(struct node *n, struct tb_bytes block, struct tb_bytes c
             node_store_failed(n, "recovered", TB_OK, "");
         node_log(NODE_LOG_INFO, "commit", NULL, "height=%" PRIu64 " txs=%zu pending=%zu", height,
                  b.tx_count, n->mempool.count);
+        commit_watch_on_commit(n, &b); /* consent use index, waiting document fetches */
     } else if (rc == TB_ENOSPC || rc == TB_EIO) {
         node_store_failed(n, "commit", rc, errmsg);
     }

@@ -17,13 +17,24 @@
  * TLS (http_server_set_tls) wraps each connection in bufferevent_openssl. This file
  * never calls OpenSSL (that stays in crypto/): the caller's hooks create each SSL
  * object and read the client certificate's key; libevent drives the handshake.
+ *
+ * Peer authentication (http_server_set_peer_auth) happens at the header phase: libevent
+ * 2.1.12 has no server-side hook between a request's head and its body (no
+ * evhttp_set_newreqcb), so the same input callback that counts head bytes also keeps the
+ * request line and the peer header; at the blank line it runs the caller's check, and a
+ * refused request's bytes are dropped before evhttp's read callback sees them. The refusal
+ * is then written through the connection's own bufferevent (TLS included), which this file
+ * takes over from evhttp, and the connection closes once it has drained. A second evhttp
+ * may serve plain HTTP on loopback (http_server_listen_plain) with the same routes.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +52,7 @@
 
 #include "tb_alloc.h"
 #include "tb_assert.h"
+#include "tb_hex.h"
 #include "tb_text.h"
 
 #define HTTP_ROUTES_MAX 64
@@ -83,12 +95,41 @@ struct http_conn
     struct event ev;       /* setup event while pending, then the request deadline */
     struct event close_ev; /* EV_CLOSED watch while a request is deferred */
     struct evbuffer_cb_entry *input_cb;
-    size_t head_bytes;    /* bytes of the request head received so far */
-    uint32_t line_len;    /* non-CR bytes since the last LF in the head */
-    bool in_body;         /* head complete; counting resumes at the next request */
-    bool overflowed;      /* head too large: 431 sent, input discarded, closing */
-    struct http_req *req; /* the request being handled or deferred, if any */
+    size_t head_bytes;           /* bytes of the request head received so far */
+    uint32_t line_len;           /* non-CR bytes since the last LF in the head */
+    bool in_body;                /* head complete; counting resumes at the next request */
+    bool overflowed;             /* head too large: 431 sent, input discarded, closing */
+    struct http_req *req;        /* the request being handled or deferred, if any */
+    struct http_conn_peer *peer; /* header-phase peer check state; NULL without peer auth */
     struct http_conn *prev, *next;
+};
+
+/* What the header-phase peer check keeps per connection (http_server_set_peer_auth). */
+enum http_refuse_state {
+    HTTP_REFUSE_NONE = 0,
+    HTTP_REFUSE_PENDING = 1, /* verdict made, input dropped, reply queued on conn->ev */
+    HTTP_REFUSE_SENDING = 2, /* we own the bufferevent: the reply drains, then close */
+};
+
+#define HTTP_PEER_LINE_CAP (HTTP_PEER_HEADER_MAX + 64)
+
+struct http_conn_peer
+{
+    char line[HTTP_PEER_LINE_CAP]; /* the head line being received (truncated past the cap) */
+    size_t line_fill;
+    bool line_long;
+    uint32_t head_lines;  /* complete lines of the current head */
+    bool head_peer;       /* its target is under the peer prefix */
+    bool head_bad;        /* the peer header repeated, folded or too long */
+    bool last_was_header; /* the previous line was the peer header (folding check) */
+    char *head_value;     /* the peer header's value in this head, or NULL */
+    bool auth_ok;         /* a verdict accepted auth_value on this connection */
+    char *auth_value;     /* the accepted header value */
+    int64_t auth_until_s; /* the cached verdict holds until then */
+    char auth_name[HTTP_PEER_NAME_MAX + 1];
+    enum http_refuse_state refuse;
+    char *refuse_resp; /* the raw refusal, sent through the (TLS) bufferevent */
+    size_t refuse_len;
 };
 
 struct http_kv
@@ -112,13 +153,15 @@ struct http_req
     void *gone_arg;
     const uint8_t *body;
     size_t body_len;
-    char *path;    /* raw copy */
-    char *strings; /* decoded parameter and query text */
+    char *path;      /* raw copy */
+    char *raw_query; /* raw copy of the query ("" when none), for signature checks */
+    char *strings;   /* decoded parameter and query text */
     uint32_t params_count;
     uint32_t query_count;
     struct http_kv params[HTTP_SEGMENTS_MAX];
     struct http_kv query[HTTP_QUERY_PARAMS_CAP];
-    struct http_req *prev, *next; /* srv->deferred list */
+    char peer_name[HTTP_PEER_NAME_MAX + 1]; /* the accepted peer, "" if none */
+    struct http_req *prev, *next;           /* srv->deferred list */
 };
 
 struct http_server
@@ -138,6 +181,11 @@ struct http_server
     bool freeing;
     bool tls; /* tls_ops are set: every connection is TLS */
     struct http_tls_ops tls_ops;
+    struct evhttp *evh_plain; /* http_server_listen_plain: loopback plain HTTP, or NULL */
+    uint16_t port_plain;
+    bool peer_auth_set;
+    struct http_peer_auth peer_auth; /* strings point at the copies below */
+    char *peer_prefix, *peer_header, *peer_reply;
     struct http_server_stats stats;
 };
 
@@ -219,6 +267,19 @@ static int http_listen_parse(const char *listen, char *host, size_t host_size, u
 
 /* ---- connection tracking ---- */
 
+/* Frees a connection record and its peer-check state (never libevent objects). */
+static void http_conn_free(struct http_conn *conn)
+{
+    TB_ASSERT(conn != NULL);
+    if (conn->peer != NULL) {
+        tb_free(conn->peer->head_value);
+        tb_free(conn->peer->auth_value);
+        tb_free(conn->peer->refuse_resp);
+        tb_free(conn->peer);
+    }
+    tb_free(conn);
+}
+
 static void http_conn_unlink(struct http_conn *conn)
 {
     struct http_server *srv = conn->srv;
@@ -288,6 +349,8 @@ static void http_req_detach(struct http_req *req)
     TB_ASSERT(req != NULL);
     if (req->gone)
         return;
+    if (req->body != NULL) /* may hold personal data: wiped before libevent frees it */
+        tb_wipe((void *)(uintptr_t)req->body, req->body_len);
     if (req->evreq != NULL && evhttp_request_get_connection(req->evreq) == NULL) {
         /* libevent detached it from the dying connection and left it to us. */
         evhttp_request_free(req->evreq);
@@ -316,7 +379,7 @@ static void http_conn_drop_stale(struct http_conn *old)
     http_conn_unlink(old);
     event_del(&old->close_ev);
     struct http_req *req = old->req;
-    tb_free(old);
+    http_conn_free(old);
     if (req != NULL) {
         req->evreq = NULL; /* possibly freed: leaking beats touching it */
         http_req_detach(req);
@@ -336,7 +399,7 @@ static void http_conn_close_cb(struct evhttp_connection *evcon, void *arg)
     if (conn->input_cb != NULL)
         evbuffer_remove_cb_entry(bufferevent_get_input(conn->bev), conn->input_cb);
     struct http_req *req = conn->req;
-    tb_free(conn);
+    http_conn_free(conn);
     if (req != NULL) {
         /* Only a deferred request can be outstanding here: handlers run synchronously. */
         TB_ASSERT(req->deferred);
@@ -373,22 +436,262 @@ static void http_conn_refuse(struct http_conn *conn)
     evhttp_connection_free(conn->evcon);
 }
 
+static void http_head_line(struct http_conn *conn);
+static const char *http_reason(int status);
+
 /* Scans new head bytes; returns true once the head is over the limit. */
 static bool http_head_scan(struct http_conn *conn, const uint8_t *p, size_t n)
 {
     size_t max = conn->srv->limits.headers_bytes_max;
+    struct http_conn_peer *cp = conn->peer;
     for (size_t i = 0; i < n && !conn->in_body; i++) {
         if (++conn->head_bytes > max)
             return true;
         if (p[i] == '\n') {
             /* A blank line after at least one non-blank line ends the head. */
             conn->in_body = conn->line_len == 0 && conn->head_bytes > 2;
+            if (cp != NULL && conn->line_len > 0)
+                http_head_line(conn);
             conn->line_len = 0;
         } else if (p[i] != '\r') {
             conn->line_len++;
+            if (cp != NULL && cp->line_fill < sizeof(cp->line) - 1)
+                cp->line[cp->line_fill++] = (char)p[i];
+            else if (cp != NULL)
+                cp->line_long = true;
         }
     }
     return false;
+}
+
+/* ---- header-phase peer check ---- */
+
+static bool http_has_prefix(const char *s, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/* The request line: is its target (origin or absolute form) under the peer prefix? */
+static bool http_line_is_peer(const struct http_server *srv, const char *line, size_t len)
+{
+    const char *sp = memchr(line, ' ', len);
+    if (sp == NULL)
+        return false;
+    const char *t = sp + 1, *end = line + len;
+    const char *sp2 = memchr(t, ' ', (size_t)(end - t));
+    if (sp2 != NULL)
+        end = sp2;
+    if (t < end && *t != '/') {
+        /* "scheme://authority/path": the path starts at the first '/' after "//". */
+        const char *dslash = NULL;
+        for (const char *q = t; q + 1 < end && dslash == NULL; q++)
+            if (q[0] == '/' && q[1] == '/')
+                dslash = q;
+        if (dslash == NULL)
+            return false;
+        t = memchr(dslash + 2, '/', (size_t)(end - dslash - 2));
+        if (t == NULL)
+            return false;
+    }
+    return http_has_prefix(t, (size_t)(end - t), srv->peer_auth.prefix);
+}
+
+/* One complete line of a head (without CR LF), judged only as far as the check needs. */
+static void http_head_line(struct http_conn *conn)
+{
+    struct http_conn_peer *cp = conn->peer;
+    const char *name = conn->srv->peer_auth.header;
+    size_t nlen = strlen(name);
+    cp->line[cp->line_fill] = '\0';
+    if (cp->head_lines++ == 0) {
+        cp->head_peer = http_line_is_peer(conn->srv, cp->line, cp->line_fill);
+    } else if (cp->line[0] == ' ' || cp->line[0] == '\t') {
+        if (cp->last_was_header)
+            cp->head_bad = true; /* obs-fold would change the value evhttp hands on */
+    } else if (cp->line_fill > nlen && cp->line[nlen] == ':' &&
+               strncasecmp(cp->line, name, nlen) == 0) {
+        const char *v = cp->line + nlen + 1;
+        size_t vlen = cp->line_fill - nlen - 1;
+        while (vlen > 0 && (*v == ' ' || *v == '\t'))
+            v++, vlen--;
+        while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+            vlen--;
+        if (cp->head_value != NULL || cp->line_long || vlen > HTTP_PEER_HEADER_MAX) {
+            cp->head_bad = true;
+        } else {
+            cp->head_value = tb_malloc(vlen + 1);
+            if (cp->head_value == NULL) {
+                cp->head_bad = true; /* out of memory: refused, never let through */
+            } else {
+                memcpy(cp->head_value, v, vlen);
+                cp->head_value[vlen] = '\0';
+            }
+        }
+        cp->last_was_header = true;
+        cp->line_fill = 0;
+        cp->line_long = false;
+        return;
+    }
+    cp->last_was_header = false;
+    cp->line_fill = 0;
+    cp->line_long = false;
+}
+
+static void http_head_reset(struct http_conn_peer *cp)
+{
+    tb_free(cp->head_value);
+    cp->head_value = NULL;
+    cp->head_lines = 0;
+    cp->head_peer = false;
+    cp->head_bad = false;
+    cp->last_was_header = false;
+    cp->line_fill = 0;
+    cp->line_long = false;
+}
+
+/* The key of the connection's client certificate, as http_req_peer_key reports it. */
+static int http_conn_peer_key(struct http_conn *conn, uint8_t out[HTTP_PEER_KEY_BYTES])
+{
+    struct http_server *srv = conn->srv;
+    if (!srv->tls || conn->bev == NULL)
+        return TB_ENOTFOUND;
+    struct ssl_st *ssl = bufferevent_openssl_get_ssl(conn->bev);
+    if (ssl == NULL)
+        return TB_ENOTFOUND; /* the plain listener, or a plain fallback connection */
+    int rc = srv->tls_ops.peer_key(ssl, out, srv->tls_ops.ctx);
+    TB_ASSERT(rc == TB_OK || rc == TB_ENOTFOUND || rc == TB_EINVAL);
+    return rc;
+}
+
+/* True when the connection's cached verdict covers this header value now. */
+static bool http_conn_peer_cached(const struct http_conn_peer *cp, const char *value)
+{
+    return cp->auth_ok && cp->auth_value != NULL && value != NULL &&
+           strcmp(cp->auth_value, value) == 0 && (int64_t)time(NULL) <= cp->auth_until_s;
+}
+
+/* Runs the check (or the cache) for the head just completed; fills v. */
+static void http_conn_peer_judge(struct http_conn *conn, struct http_peer_verdict *v)
+{
+    struct http_server *srv = conn->srv;
+    struct http_conn_peer *cp = conn->peer;
+    uint8_t key[HTTP_PEER_KEY_BYTES] = {0};
+    memset(v, 0, sizeof(*v));
+    if (cp->head_bad) {
+        v->status = 400;
+        snprintf(v->code, sizeof(v->code), "bad_peer_header");
+        snprintf(v->message, sizeof(v->message), "%s repeated, folded or longer than %d bytes",
+                 srv->peer_auth.header, HTTP_PEER_HEADER_MAX);
+        return;
+    }
+    if (http_conn_peer_cached(cp, cp->head_value)) {
+        snprintf(v->name, sizeof(v->name), "%s", cp->auth_name);
+        v->until_s = cp->auth_until_s;
+        return;
+    }
+    int key_rc = http_conn_peer_key(conn, key);
+    srv->stats.peer_checks++;
+    srv->peer_auth.check(key_rc, key, cp->head_value, srv->peer_auth.ctx, v);
+    TB_ASSERT(v->status == 0 || (v->status >= 400 && v->status <= 499));
+    cp->auth_ok = v->status == 0;
+    tb_free(cp->auth_value);
+    cp->auth_value = NULL;
+    if (cp->auth_ok) {
+        cp->auth_value = cp->head_value; /* moved */
+        cp->head_value = NULL;
+        cp->auth_until_s = v->until_s;
+        snprintf(cp->auth_name, sizeof(cp->auth_name), "%s", v->name);
+    }
+}
+
+/* The raw refusal: status line, JSON error, our own peer header, Connection: close. */
+static int http_refusal_build(struct http_conn *conn, const struct http_peer_verdict *v)
+{
+    struct http_server *srv = conn->srv;
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", v->code, "message", v->message);
+    char *body = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(j);
+    if (body == NULL)
+        return TB_ENOMEM;
+    size_t blen = strlen(body) + 1;
+    size_t size = blen + 512 + (srv->peer_reply != NULL ? strlen(srv->peer_reply) : 0);
+    char *out = tb_malloc(size);
+    if (out != NULL) {
+        int n = snprintf(out, size,
+                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                         "Connection: close\r\nContent-Length: %zu\r\n%s%s%s%s\r\n%s\n",
+                         v->status, http_reason(v->status), blen,
+                         srv->peer_reply != NULL ? srv->peer_auth.header : "",
+                         srv->peer_reply != NULL ? ": " : "",
+                         srv->peer_reply != NULL ? srv->peer_reply : "",
+                         srv->peer_reply != NULL ? "\r\n" : "", body);
+        TB_ASSERT(n > 0 && (size_t)n < size);
+        conn->peer->refuse_resp = out;
+        conn->peer->refuse_len = (size_t)n;
+    }
+    free(body); /* jansson allocates with malloc */
+    return out != NULL ? TB_OK : TB_ENOMEM;
+}
+
+/*
+ * The head of a request under the peer prefix is complete and nothing of its body has
+ * reached evhttp: judge it; on refusal drop every byte read so far (evhttp then never
+ * sees the blank line, let alone the body), stop reading and queue the reply.
+ */
+static void http_conn_peer_head_done(struct http_conn *conn, struct evbuffer *buf)
+{
+    struct http_conn_peer *cp = conn->peer;
+    struct http_peer_verdict v;
+    if (!cp->head_peer || conn->req != NULL) {
+        /* Not a peer request, or pipelined behind a running one: dispatch checks it. */
+        http_head_reset(cp);
+        return;
+    }
+    http_conn_peer_judge(conn, &v);
+    http_head_reset(cp);
+    if (v.status == 0)
+        return;
+    conn->srv->stats.peer_refused_head++;
+    evbuffer_drain(buf, evbuffer_get_length(buf));
+    bufferevent_disable(conn->bev, EV_READ);
+    if (http_refusal_build(conn, &v) == TB_OK)
+        cp->refuse = HTTP_REFUSE_PENDING; /* else out of memory: the close alone answers */
+    conn->overflowed = true;              /* discard anything that still arrives */
+    event_active(&conn->ev, EV_TIMEOUT, 0);
+}
+
+static void http_refuse_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct http_conn *conn = arg;
+    TB_ASSERT(conn->bev == bev);
+    TB_ASSERT(conn->peer->refuse == HTTP_REFUSE_SENDING);
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        evhttp_connection_free(conn->evcon); /* runs http_conn_close_cb */
+}
+
+static void http_refuse_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct http_conn *conn = arg;
+    (void)what;
+    TB_ASSERT(conn->bev == bev);
+    evhttp_connection_free(conn->evcon); /* error, EOF or timeout: just close */
+}
+
+/* Takes the bufferevent from evhttp and sends the refusal; the close follows its drain. */
+static void http_conn_refuse_send(struct http_conn *conn)
+{
+    struct http_conn_peer *cp = conn->peer;
+    TB_ASSERT(cp->refuse == HTTP_REFUSE_PENDING);
+    TB_ASSERT(conn->req == NULL);
+    cp->refuse = HTTP_REFUSE_SENDING;
+    bufferevent_setcb(conn->bev, NULL, http_refuse_write_cb, http_refuse_event_cb, conn);
+    if (bufferevent_write(conn->bev, cp->refuse_resp, cp->refuse_len) != 0 ||
+        bufferevent_enable(conn->bev, EV_WRITE) != 0) {
+        evhttp_connection_free(conn->evcon);
+        return;
+    }
+    http_conn_arm(conn); /* a client that never reads is closed by the deadline */
 }
 
 /*
@@ -445,6 +748,8 @@ static void http_conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_in
         done += step;
         evbuffer_ptr_set(buf, &pos, step, EVBUFFER_PTR_ADD);
     }
+    if (conn->in_body && conn->peer != NULL)
+        http_conn_peer_head_done(conn, buf);
 }
 
 /*
@@ -480,16 +785,22 @@ static void http_conn_setup(struct http_conn *conn)
     if (!alive) {
         /* evhttp failed to set the connection up and already freed it. */
         bufferevent_decref(conn->bev);
-        tb_free(conn);
+        http_conn_free(conn);
         return;
     }
     conn->evcon = evcon;
     srv->stats.connections_accepted++;
+    /* A reply leaves in more than one write (head, body; over TLS one record each): without
+     * TCP_NODELAY the second waits for the client's delayed ACK, ~40 ms a request. */
+    int one = 1;
+    if (setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+        /* not a TCP socket (tests) or a transient error: only latency suffers */
+    }
     bool over = srv->stats.connections_open >= srv->limits.connections_max;
     if (over || http_conn_index(srv, conn) != TB_OK) {
         bufferevent_decref(conn->bev); /* evhttp still holds its reference */
         http_conn_refuse(conn);
-        tb_free(conn);
+        http_conn_free(conn);
         return;
     }
     conn->next = srv->conns;
@@ -526,6 +837,10 @@ static void http_conn_event_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     TB_ASSERT(conn->state == HTTP_CONN_ACTIVE);
+    if (conn->peer != NULL && conn->peer->refuse == HTTP_REFUSE_PENDING) {
+        http_conn_refuse_send(conn);
+        return;
+    }
     if (conn->req != NULL)
         return; /* a handler owns the connection; the release re-arms the deadline */
     if (!conn->overflowed)
@@ -539,9 +854,10 @@ static void http_conn_event_cb(evutil_socket_t fd, short what, void *arg)
  * exchange without a client certificate, so handlers that check http_req_peer_key()
  * still refuse it.
  */
-static struct bufferevent *http_bev_new(struct http_server *srv, struct event_base *base)
+static struct bufferevent *http_bev_new(struct http_server *srv, struct event_base *base,
+                                        bool plain)
 {
-    if (!srv->tls)
+    if (!srv->tls || plain)
         return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     struct ssl_st *ssl = srv->tls_ops.ssl_new(srv->tls_ops.ctx);
     if (ssl == NULL)
@@ -553,16 +869,23 @@ static struct bufferevent *http_bev_new(struct http_server *srv, struct event_ba
     return bev;
 }
 
-static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
+static struct bufferevent *http_bev_track(struct http_server *srv, struct event_base *base,
+                                          bool plain)
 {
-    struct http_server *srv = arg;
-    struct bufferevent *bev = http_bev_new(srv, base);
+    struct bufferevent *bev = http_bev_new(srv, base, plain);
     TB_ASSERT(srv->base == base);
     if (bev == NULL)
         return NULL; /* see http_bev_new */
     struct http_conn *conn = tb_calloc(1, sizeof(*conn));
+    if (conn != NULL && srv->peer_auth_set) {
+        conn->peer = tb_calloc(1, sizeof(*conn->peer));
+        if (conn->peer == NULL) {
+            tb_free(conn);
+            conn = NULL;
+        }
+    }
     if (conn == NULL)
-        return bev; /* untracked but served; only under memory exhaustion */
+        return bev; /* untracked but served (peer routes refused); only out of memory */
     conn->srv = srv;
     conn->state = HTTP_CONN_PENDING;
     conn->bev = bev;
@@ -575,6 +898,16 @@ static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
         srv->conns->prev = conn;
     srv->conns = conn;
     return bev;
+}
+
+static struct bufferevent *http_bev_cb(struct event_base *base, void *arg)
+{
+    return http_bev_track(arg, base, false);
+}
+
+static struct bufferevent *http_bev_cb_plain(struct event_base *base, void *arg)
+{
+    return http_bev_track(arg, base, true);
 }
 
 /* ---- strict percent-decoding and query parsing ---- */
@@ -882,7 +1215,10 @@ static void http_req_release(struct http_req *req)
         if (req->conn->head_bytes > 0 && !req->conn->in_body)
             http_conn_arm(req->conn); /* a head began meanwhile: its deadline runs now */
     }
+    if (req->body != NULL) /* may hold personal data (an ID number): not left in memory */
+        tb_wipe((void *)(uintptr_t)req->body, req->body_len);
     tb_free(req->path);
+    tb_free(req->raw_query);
     tb_free(req->strings);
     tb_free(req);
 }
@@ -1069,6 +1405,28 @@ const char *http_req_header(const struct http_req *req, const char *name)
     return evhttp_find_header(evhttp_request_get_input_headers(req->evreq), name);
 }
 
+const char *http_req_raw_query(const struct http_req *req)
+{
+    TB_ASSERT(req != NULL);
+    return req->raw_query;
+}
+
+const char *http_req_header_at(const struct http_req *req, const char *name, size_t index)
+{
+    TB_ASSERT(req != NULL);
+    TB_ASSERT(name != NULL);
+    if (req->evreq == NULL || req->gone)
+        return NULL;
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req->evreq);
+    const struct evkeyval *kv;
+    size_t seen = 0;
+    for (kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) { /* TAILQ_FOREACH */
+        if (strcasecmp(kv->key, name) == 0 && seen++ == index)
+            return kv->value;
+    }
+    return NULL;
+}
+
 struct tb_bytes http_req_body(const struct http_req *req)
 {
     TB_ASSERT(req != NULL);
@@ -1211,6 +1569,30 @@ static int http_peer_key_read(struct http_server *srv, struct evhttp_request *ev
     return rc;
 }
 
+/*
+ * A request under the peer prefix that reached dispatch: its connection's verdict must
+ * cover exactly the header value evhttp parsed (the head check normally refused it
+ * already; pipelined heads and untracked connections are only checked here). Sets the
+ * reply header and req->peer_name; otherwise replies 403 and returns false.
+ */
+static bool http_req_peer_allowed(struct http_server *srv, struct http_req *req)
+{
+    const char *value = http_req_header(req, srv->peer_auth.header);
+    if (srv->peer_reply != NULL &&
+        http_header_set(req, srv->peer_auth.header, srv->peer_reply) != TB_OK) {
+        /* out of memory: the reply goes out without it and the client drops it */
+    }
+    struct http_conn_peer *cp = req->conn != NULL ? req->conn->peer : NULL;
+    if (cp == NULL || !http_conn_peer_cached(cp, value)) {
+        srv->stats.peer_refused_late++;
+        http_reply_error(req, 403, "peer_unauthenticated",
+                         "%s was not verified for this connection", srv->peer_auth.header);
+        return false;
+    }
+    snprintf(req->peer_name, sizeof(req->peer_name), "%s", cp->auth_name);
+    return true;
+}
+
 static struct http_req *http_req_new(struct http_server *srv, struct evhttp_request *evreq,
                                      struct http_conn *conn)
 {
@@ -1274,8 +1656,9 @@ static void http_dispatch(struct http_server *srv, struct http_req *req, const c
     size_t names = strlen(r->pattern) + HTTP_SEGMENTS_MAX;
     size_t size = names + plen + HTTP_SEGMENTS_MAX + 3 * (qlen + 1);
     req->path = tb_strdup(path);
+    req->raw_query = tb_strdup(query != NULL ? query : "");
     req->strings = tb_malloc(size);
-    if (req->path == NULL || req->strings == NULL) {
+    if (req->path == NULL || req->raw_query == NULL || req->strings == NULL) {
         http_reply_error(req, 503, "overloaded", "out of memory");
         return;
     }
@@ -1321,10 +1704,41 @@ static void http_request_cb(struct evhttp_request *evreq, void *arg)
         http_reply_error(req, 400, "bad_request", "request target must be an absolute path");
         return;
     }
+    if (srv->peer_auth_set && http_has_prefix(path, strlen(path), srv->peer_auth.prefix) &&
+        !http_req_peer_allowed(srv, req))
+        return;
     http_dispatch(srv, req, path, uri != NULL ? evhttp_uri_get_query(uri) : NULL);
 }
 
 /* ---- server lifecycle ---- */
+
+/* Every limit explicitly, on the main listener or the plain loopback one. */
+static void http_evh_configure(struct http_server *srv, struct evhttp *evh, bool plain)
+{
+    const struct http_limits *l = &srv->limits;
+    struct timeval tv = {.tv_sec = (time_t)(l->io_timeout_ms / 1000),
+                         .tv_usec = (suseconds_t)(l->io_timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(evh, &tv);
+    evhttp_set_max_headers_size(evh, (ev_ssize_t)l->headers_bytes_max);
+    evhttp_set_max_body_size(evh, (ev_ssize_t)l->body_bytes_max);
+    evhttp_set_allowed_methods(evh, HTTP_ALLOWED_METHODS);
+    evhttp_set_default_content_type(evh, "application/json");
+    evhttp_set_bevcb(evh, plain ? http_bev_cb_plain : http_bev_cb, srv);
+    evhttp_set_gencb(evh, http_request_cb, srv);
+}
+
+/* The port a listener got (after port 0). */
+static int http_bound_port(struct evhttp_bound_socket *bound, uint16_t *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return TB_EIO;
+    *port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return TB_OK;
+}
 
 int http_server_start(struct event_base *base, const char *listen, const struct http_limits *limits,
                       struct http_server **out, char *errmsg)
@@ -1359,15 +1773,7 @@ int http_server_start(struct event_base *base, const char *listen, const struct 
         tb_free(srv);
         return tb_fail(errmsg, TB_ENOMEM, "http server: evhttp_new failed");
     }
-    struct timeval tv = {.tv_sec = (time_t)(l.io_timeout_ms / 1000),
-                         .tv_usec = (suseconds_t)(l.io_timeout_ms % 1000) * 1000};
-    evhttp_set_timeout_tv(srv->evh, &tv);
-    evhttp_set_max_headers_size(srv->evh, (ev_ssize_t)l.headers_bytes_max);
-    evhttp_set_max_body_size(srv->evh, (ev_ssize_t)l.body_bytes_max);
-    evhttp_set_allowed_methods(srv->evh, HTTP_ALLOWED_METHODS);
-    evhttp_set_default_content_type(srv->evh, "application/json");
-    evhttp_set_bevcb(srv->evh, http_bev_cb, srv);
-    evhttp_set_gencb(srv->evh, http_request_cb, srv);
+    http_evh_configure(srv, srv->evh, false);
     struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(srv->evh, host, port);
     if (bound == NULL) {
         rc = tb_fail(errmsg, TB_EIO, "listen '%s': bind failed: %s", listen, strerror(errno));
@@ -1387,6 +1793,74 @@ int http_server_start(struct event_base *base, const char *listen, const struct 
     TB_ASSERT(port == 0 || srv->port == port);
     *out = srv;
     return TB_OK;
+}
+
+int http_server_listen_plain(struct http_server *srv, const char *listen, char *errmsg)
+{
+    char host[128];
+    uint16_t port = 0;
+    struct in_addr a4;
+    TB_ASSERT(srv != NULL && listen != NULL);
+    TB_ASSERT(srv->evh_plain == NULL);
+    int rc = http_listen_parse(listen, host, sizeof(host), &port, errmsg);
+    if (rc != TB_OK)
+        return rc;
+    bool loopback = strcmp(host, "::1") == 0 ||
+                    (inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127);
+    if (!loopback)
+        return tb_fail(errmsg, TB_EINVAL,
+                       "plain listen '%s': only a loopback address (127.0.0.0/8, [::1])", listen);
+    srv->evh_plain = evhttp_new(srv->base);
+    if (srv->evh_plain == NULL)
+        return tb_fail(errmsg, TB_ENOMEM, "http server: evhttp_new failed");
+    http_evh_configure(srv, srv->evh_plain, true);
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(srv->evh_plain, host, port);
+    if (bound == NULL)
+        return tb_fail(errmsg, TB_EIO, "plain listen '%s': bind failed: %s", listen,
+                       strerror(errno));
+    if (http_bound_port(bound, &srv->port_plain) != TB_OK)
+        return tb_fail(errmsg, TB_EIO, "plain listen '%s': getsockname: %s", listen,
+                       strerror(errno));
+    return TB_OK;
+}
+
+uint16_t http_server_port_plain(const struct http_server *srv)
+{
+    TB_ASSERT(srv != NULL);
+    return srv->port_plain;
+}
+
+int http_server_set_peer_auth(struct http_server *srv, const struct http_peer_auth *auth,
+                              char *errmsg)
+{
+    TB_ASSERT(srv != NULL && auth != NULL);
+    TB_ASSERT(auth->check != NULL);
+    TB_ASSERT(!srv->peer_auth_set);
+    TB_ASSERT(srv->stats.connections_accepted == 0); /* before the first connection */
+    if (auth->prefix == NULL || auth->prefix[0] != '/' || auth->header == NULL ||
+        auth->header[0] == '\0' || strlen(auth->header) > 64 || strchr(auth->header, ':'))
+        return tb_fail(errmsg, TB_EINVAL, "peer auth: bad prefix or header name");
+    if (auth->reply_value != NULL &&
+        (strlen(auth->reply_value) > 1024 || strpbrk(auth->reply_value, "\r\n") != NULL))
+        return tb_fail(errmsg, TB_EINVAL, "peer auth: bad reply header value");
+    srv->peer_prefix = tb_strdup(auth->prefix);
+    srv->peer_header = tb_strdup(auth->header);
+    srv->peer_reply = auth->reply_value != NULL ? tb_strdup(auth->reply_value) : NULL;
+    if (srv->peer_prefix == NULL || srv->peer_header == NULL ||
+        (auth->reply_value != NULL && srv->peer_reply == NULL))
+        return tb_fail(errmsg, TB_ENOMEM, "peer auth: out of memory");
+    srv->peer_auth = *auth;
+    srv->peer_auth.prefix = srv->peer_prefix;
+    srv->peer_auth.header = srv->peer_header;
+    srv->peer_auth.reply_value = srv->peer_reply;
+    srv->peer_auth_set = true;
+    return TB_OK;
+}
+
+const char *http_req_peer_name(const struct http_req *req)
+{
+    TB_ASSERT(req != NULL);
+    return req->peer_name[0] != '\0' ? req->peer_name : NULL;
 }
 
 void http_server_set_tls(struct http_server *srv, const struct http_tls_ops *ops)
@@ -1430,6 +1904,8 @@ void http_server_free(struct http_server *srv)
     srv->freeing = true;
     /* Closes listeners and connections; close callbacks detach deferred requests. */
     evhttp_free(srv->evh);
+    if (srv->evh_plain != NULL)
+        evhttp_free(srv->evh_plain);
     /* Connections still pending setup: evhttp dropped them, our reference remains. */
     while (srv->conns != NULL) {
         struct http_conn *conn = srv->conns;
@@ -1442,7 +1918,7 @@ void http_server_free(struct http_server *srv)
             conn->req->evreq = NULL; /* evhttp_free already freed it */
             http_req_detach(conn->req);
         }
-        tb_free(conn);
+        http_conn_free(conn);
     }
     while (srv->deferred != NULL) {
         struct http_req *req = srv->deferred;
@@ -1458,5 +1934,8 @@ void http_server_free(struct http_server *srv)
     for (uint32_t i = 0; i < srv->routes_count; i++)
         tb_free(srv->routes[i].pattern);
     tb_free(srv->by_fd);
+    tb_free(srv->peer_prefix);
+    tb_free(srv->peer_header);
+    tb_free(srv->peer_reply);
     tb_free(srv);
 }

@@ -19,7 +19,9 @@
  * small HTML body rather than the JSON error shape: 413 (body over the limit), 400
  * (unparsable request line or header) and 501 (methods outside enum http_method).
  * Over TLS, the connection cap and the header limit close the connection without the
- * canned 503/431 (raw bytes cannot go into a TLS stream).
+ * canned 503/431 (raw bytes cannot go into a TLS stream). Requests refused by the peer
+ * check (http_server_set_peer_auth) are answered before their body is read, with the JSON
+ * error shape, over TLS too.
  */
 #ifndef NODE_HTTP_H
 #define NODE_HTTP_H
@@ -76,6 +78,9 @@ struct http_server_stats
     uint32_t connections_open;           /* open now */
     uint32_t requests_deferred;          /* deferred and not yet replied */
     uint64_t requests;                   /* requests that reached the router */
+    uint64_t peer_checks;                /* http_peer_auth check() calls (cache misses) */
+    uint64_t peer_refused_head;          /* peer requests refused before their body */
+    uint64_t peer_refused_late;          /* refused at dispatch (the head check missed) */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req, void *arg);
@@ -142,6 +147,60 @@ struct http_tls_ops
  */
 void http_server_set_tls(struct http_server *srv, const struct http_tls_ops *ops);
 
+/*
+ * Peer authentication at the header phase (DESIGN 6, docs/peer.md). Once set, every
+ * request whose path starts with `prefix` is judged as soon as its head has arrived,
+ * before evhttp reads a byte of its body: check() gets the key of the connection's client
+ * certificate (key_rc TB_OK, TB_ENOTFOUND or TB_EINVAL as for http_req_peer_key) and the
+ * value of the `header` field (NULL when absent; a repeated field is refused before
+ * check() runs). A refusal is answered with the verdict's status and the JSON error
+ * shape, and the connection is closed without reading the body. An accepted verdict is
+ * cached on the connection until until_s (Unix seconds) for that exact header value, so
+ * keep-alive requests cost no signature check; the handler then sees the same value and
+ * http_req_peer_name() names the peer. Every response to a request under the prefix
+ * carries `header: reply_value` when reply_value is not NULL (copied).
+ */
+#define HTTP_PEER_NAME_MAX 32
+#define HTTP_PEER_HEADER_MAX 512 /* bytes of the header value the check sees */
+
+struct http_peer_verdict
+{
+    int status;                        /* 0 accepts; otherwise 400, 401 or 403 */
+    char code[32];                     /* the error code of the refusal, e.g. "not_a_member" */
+    char message[256];                 /* why, for the client */
+    char name[HTTP_PEER_NAME_MAX + 1]; /* who was accepted (a city code) */
+    int64_t until_s; /* the accepted verdict holds until then (the binding's not_after) */
+};
+
+typedef void (*http_peer_check_fn)(int key_rc, const uint8_t key[HTTP_PEER_KEY_BYTES],
+                                   const char *value, void *ctx, struct http_peer_verdict *out);
+
+struct http_peer_auth
+{
+    const char *prefix; /* e.g. "/v1/peer/" */
+    const char *header; /* e.g. "Tongban-Binding" */
+    http_peer_check_fn check;
+    void *ctx;               /* must outlive the server */
+    const char *reply_value; /* added to every response under the prefix, or NULL */
+};
+
+/* Sets the peer check (copied); call before the loop runs. TB_EINVAL, TB_ENOMEM. */
+TB_MUST_CHECK int http_server_set_peer_auth(struct http_server *srv,
+                                            const struct http_peer_auth *auth, char *errmsg);
+
+/*
+ * Also serves plain HTTP on "HOST:PORT" (loopback only: 127.0.0.0/8 or [::1]), with the
+ * same routes and limits, for operators' curl and scripts on the node's own host when the
+ * main listener is TLS. No client certificate can arrive there, so peer routes are
+ * refused. TB_EINVAL (not loopback, bad address), TB_EIO (bind failed), TB_ENOMEM.
+ */
+TB_MUST_CHECK int http_server_listen_plain(struct http_server *srv, const char *listen,
+                                           char *errmsg);
+uint16_t http_server_port_plain(const struct http_server *srv); /* 0 when none */
+
+/* The peer the request's connection was accepted as (http_peer_verdict.name), or NULL. */
+const char *http_req_peer_name(const struct http_req *req);
+
 /* Request view. */
 enum http_method http_req_method(const struct http_req *req);
 const char *http_req_path(const struct http_req *req);                     /* raw path */
@@ -149,6 +208,14 @@ const char *http_req_param(const struct http_req *req, const char *name);  /* {n
 const char *http_req_query(const struct http_req *req, const char *name);  /* decoded */
 const char *http_req_header(const struct http_req *req, const char *name); /* or NULL */
 struct tb_bytes http_req_body(const struct http_req *req);
+/* The raw (still percent-encoded) query string without '?', "" when there is none; lives as
+ * long as the handle. For signature checks (node/api_auth.c). */
+const char *http_req_raw_query(const struct http_req *req);
+/* The index-th (0-based) header line named name (case-insensitive), or NULL: lets a caller
+ * refuse a field sent twice. Borrowed until the handler returns. */
+const char *http_req_header_at(const struct http_req *req, const char *name, size_t index);
+/* The body is wiped (zeroed) when the request is answered or its client goes away: it may
+ * carry personal data. */
 
 /*
  * The Ed25519 public key of the client's TLS certificate, copied into out. Errors:

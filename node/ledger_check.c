@@ -334,13 +334,30 @@ static int ledger_check_revoke(struct ledger *l, struct store_txn *txn, struct l
                                   block_time_ms, v);
 }
 
+/*
+ * access.audit: what is deterministic from the ledger's state (docs/consent.md): the record
+ * exists; its type is not `closed` (a closed record's document never leaves its city, so no
+ * access to it is ever logged as one); the signer is an active, unexpired agency key
+ * registered to exactly requester_city/requester_agency (so the requester's city is a
+ * member); `at` not after the block. The consent token itself is not on the ledger: the
+ * holding node checks it (signer an agency of the record's city, subject, type, grantee =
+ * requester, expiry, uses) before it submits the audit, and only then serves the document.
+ */
 static int ledger_check_audit(struct ledger *l, struct store_txn *txn, struct ledger_txctx *ctx,
                               uint64_t block_time_ms, struct ledger_verdict *v)
 {
     const struct wire_access_audit *b = &ctx->body.u.audit;
-    /* NEEDSWORK(issue 6, consent): check the consent token behind consent_id (signer is an
-     * agency of the record's city, subject and type match, grantee is the requester, not
-     * expired, within its limits). Until then any active agency key may log an access. */
+    int rv = ledger_rec_get(l, txn, b->record_id, &ctx->rec, l->errmsg);
+    if (rv == TB_OK) {
+        const struct cfg_record_type *t = cfg_genesis_type(l->genesis, ctx->rec.type);
+        if (t != NULL && t->sharing == CFG_SHARING_CLOSED)
+            return ledger_refuse(v, LEDGER_NOT_AUTHORISED,
+                                 "type %s is closed: its records are never accessed from "
+                                 "another agency",
+                                 ctx->rec.type);
+    } else if (rv != TB_ENOTFOUND) {
+        return ledger_internal(v, rv, "record entry", l->errmsg);
+    }
     return ledger_check_record_tx(l, txn, ctx, b->record_id, &b->requester_city,
                                   &b->requester_agency, b->at, block_time_ms, v);
 }

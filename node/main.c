@@ -20,8 +20,14 @@ static const struct cli_command commands[] = {
     {"agency", "register an agency of this node's city with a new key (agency add)", cli_agency},
     {"issue", "sign a record as an agency and submit it to the city's node", cli_issue},
     {"revoke", "sign a record's revocation as its agency and submit it", cli_revoke},
+    {"consent", "sign a consent token as an agency of the citizen's home city", cli_consent},
+    {"fetch", "fetch a document from its holding city with a consent token", cli_fetch},
+    {"access-log", "list who accessed a subject's documents (home city agencies)", cli_access_log},
+    {"records", "list a subject's records as an agency (signed request)", cli_records},
     {"status", "show a node's status, or a record's status", cli_status},
     {"node", "run a city's node", cli_node},
+    {"verify", "check a record's proof bundle offline, or a node's answer", cli_verify},
+    {"qr", "draw a record's credential QR code in the terminal and print its URI", cli_qr},
 };
 
 static void usage(FILE *out)

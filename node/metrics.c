@@ -68,6 +68,12 @@ static void metrics_render(struct node *n, struct tb_buf *b, bool *ok)
                     m->sync_refused);
     metrics_counter(b, ok, "tongban_peer_messages_bad_total", "Peer messages refused.", "counter",
                     m->peer_msgs_bad);
+    metrics_counter(b, ok, "tongban_admit_batches_total", "Group commits of admitted txs.",
+                    "counter", m->admit_batches);
+    metrics_counter(b, ok, "tongban_gossip_messages_total", "Tx gossip messages sent.", "counter",
+                    m->gossip_msgs_out);
+    metrics_counter(b, ok, "tongban_gossip_dropped_total", "Txs not gossiped: peer queue full.",
+                    "counter", m->gossip_dropped);
     metrics_counter(b, ok, "tongban_http_requests_total", "Requests routed by the server.",
                     "counter", hs.requests);
     metrics_put(b, ok,

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "api_auth.h"
 #include "node_int.h"
 #include "tb_alloc.h"
 #include "tb_assert.h"
@@ -159,10 +160,6 @@ int node_new(const struct cfg_config *cfg, struct node **out, char *errmsg)
     int rc = cfg_genesis_load(cfg->node.genesis, &n->genesis, errmsg);
     if (rc == TB_OK)
         rc = cfg_config_check_genesis(cfg, &n->genesis, errmsg);
-    if (rc == TB_OK && cfg->peer.tls)
-        rc = tb_fail(errmsg, TB_ECONFIG,
-                     "[peer] tls = on is not supported by this node yet: use tls = off with "
-                     "loopback endpoints");
     if (rc == TB_OK)
         rc = node_load_key(n, errmsg);
     if (rc == TB_OK)
@@ -175,6 +172,8 @@ int node_new(const struct cfg_config *cfg, struct node **out, char *errmsg)
         ledger_chain_id(n->ledger, n->chain_id);
         rc = node_load_validators(n, errmsg);
     }
+    if (rc == TB_OK && cfg->peer.tls)
+        rc = node_tls_open(n, errmsg); /* after the key, chain id and validators */
     if (rc == TB_OK)
         rc = mempool_init(&n->mempool, NODE_MEMPOOL_COUNT_MAX, NODE_MEMPOOL_BYTES_MAX);
     if (rc == TB_OK)
@@ -236,6 +235,15 @@ static int node_listen(struct node *n, char *errmsg)
     snprintf(listen, sizeof(listen), v6 ? "[%s]:%u" : "%s:%u", a->listen_host,
              (unsigned)a->listen_port);
     int rc = http_server_start(n->base, listen, &lim, &n->http, errmsg);
+    if (rc == TB_OK && n->tls != NULL)
+        rc = node_tls_server(n, errmsg);
+    if (rc == TB_OK && a->local_port != 0) {
+        snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)a->local_port);
+        rc = http_server_listen_plain(n->http, listen, errmsg);
+    }
+    if (rc == TB_OK) /* signed agency requests: replay cache and start time (D9) */
+        rc = api_auth_new(n->suite, API_AUTH_REPLAY_CAPACITY, (int64_t)(node_now_ms() / 1000u),
+                          &n->auth, errmsg);
     if (rc == TB_OK)
         rc = api_register(n->http, n, errmsg);
     if (rc == TB_OK)
@@ -243,9 +251,10 @@ static int node_listen(struct node *n, char *errmsg)
     if (rc == TB_OK)
         rc = metrics_register(n, errmsg);
     if (rc == TB_OK)
-        node_log(NODE_LOG_INFO, "listening", NULL, "city=%s port=%u validator=%u of=%u",
-                 n->cfg.node.city, (unsigned)http_server_port(n->http), n->self_index,
-                 n->validator_count);
+        node_log(NODE_LOG_INFO, "listening", NULL,
+                 "city=%s port=%u tls=%s local_port=%u validator=%u of=%u", n->cfg.node.city,
+                 (unsigned)http_server_port(n->http), n->tls != NULL ? "on" : "off",
+                 (unsigned)http_server_port_plain(n->http), n->self_index, n->validator_count);
     return rc;
 }
 
@@ -256,6 +265,8 @@ int node_start(struct node *n, char *errmsg)
     struct peer_options po;
     peer_options_default(&po);
     po.response_bytes_max = WIRE_PEER_BLOCK_BYTES_MAX;
+    if (n->tls != NULL)
+        node_tls_client_options(n, &po); /* copied by peer_client_new */
     int rc = node_listen(n, errmsg);
     if (rc == TB_OK)
         rc = peer_client_new(n->base, &po, &n->client, errmsg);
@@ -296,6 +307,7 @@ void node_free(struct node *n)
     http_server_free(n->http);   /* no new requests; deferred ones are detached */
     admit_close(n);              /* makes what was queued durable (nobody waits any more) */
     peer_client_free(n->client); /* cancels in-flight calls (callbacks see cancelled) */
+    api_auth_free(n->auth);      /* after the server: no request can reach the gate */
     driver_close(n);
     if (n->sig_int != NULL)
         event_free(n->sig_int);
@@ -310,6 +322,7 @@ void node_free(struct node *n)
     ledger_close(n->ledger);
     store_close(n->store); /* LMDB last: nothing above may still hold a transaction */
     cr_key_free(n->key);
+    node_tls_close(n);
     cfg_genesis_release(&n->genesis);
     if (n->base != NULL)
         event_base_free(n->base);
@@ -336,6 +349,11 @@ const struct cfg_genesis *node_genesis(const struct node *n)
 const struct cfg_config *node_config(const struct node *n)
 {
     return &n->cfg;
+}
+
+struct api_auth *node_api_auth(struct node *n)
+{
+    return n->auth;
 }
 
 struct event_base *node_event_base(struct node *n)

@@ -58,6 +58,23 @@ struct node_admit_batch
     struct event *flush_ev; /* zero-delay: runs later in the same loop turn */
 };
 
+/* ---- commit watches (commit_watch.c) ---- */
+
+#define NODE_WATCH_MAX 64u           /* txs waited for at once (document fetches in flight) */
+#define NODE_WATCH_INDEX_BLOCKS 256u /* blocks indexed per catch-up call */
+
+/* Runs once when the watched tx commits (loc set), from the commit hook. */
+typedef void (*node_watch_fn)(void *arg, const struct store_txloc *loc);
+
+struct node_watch
+{
+    bool used;
+    uint8_t tx_id[WIRE_HASH_BYTES];
+    uint8_t tag[WIRE_HASH_BYTES]; /* what the waiter groups by (a consent id) */
+    node_watch_fn fn;
+    void *arg;
+};
+
 /* ---- metrics ---- */
 
 struct node_metrics
@@ -182,7 +199,10 @@ struct node
     bool stopping;
     struct event_base *base;
     struct http_server *http;
+    struct api_auth *auth; /* the agency request gate's state (node/api_auth.h) */
+    struct node_watch watches[NODE_WATCH_MAX]; /* commit_watch.c */
     struct peer_client *client;
+    struct node_tls *tls; /* [peer] tls = on: identity, binding, learned peer keys */
     struct event *sig_int, *sig_term, *tick;
     char errmsg[TB_ERRMSG_SIZE];
 };
@@ -262,6 +282,44 @@ void peer_api_gossip_txs(struct node *n, const struct tb_bytes *envelopes, size_
 /* Frees the peers' gossip queues (node_free). */
 void peer_api_gossip_release(struct node *n);
 void peer_api_poll(struct node *n);
+
+/* ---- commit_watch.c ---- */
+/*
+ * The driver's hook after block b (decoded, its height committed and durable) was applied:
+ * indexes the block's access.audit txs by consent id (node/docstore.h "consent/u", catching
+ * up on any height missed since "consent/h"), then runs the watch of every tx that is now
+ * committed. One line in driver_commit_block.
+ */
+void commit_watch_on_commit(struct node *n, const struct wire_block *b);
+/* Indexes committed audits up to the tip, at most NODE_WATCH_INDEX_BLOCKS blocks per call.
+ * TB_OK when the index is complete, TB_ELIMIT when more remains, or a store error. */
+TB_MUST_CHECK int commit_watch_index(struct node *n, char *errmsg);
+/* Watches tx_id until it commits: fn(arg, loc) runs once then. TB_ELIMIT when
+ * NODE_WATCH_MAX watches are in use. */
+TB_MUST_CHECK int commit_watch_add(struct node *n, const uint8_t tx_id[WIRE_HASH_BYTES],
+                                   const uint8_t tag[WIRE_HASH_BYTES], node_watch_fn fn, void *arg);
+/* Drops the watch of arg (timeout, client gone); fn will not run. No-op when absent. */
+void commit_watch_remove(struct node *n, void *arg);
+/* Watches in use with this tag (in-flight uses of one consent). */
+uint32_t commit_watch_count_tag(const struct node *n, const uint8_t tag[WIRE_HASH_BYTES]);
+
+/* ---- peer_documents.c ---- */
+/* Registers POST /v1/peer/documents and POST /v1/documents/fetch (from peer_api_register). */
+TB_MUST_CHECK int peer_documents_register(struct node *n, char *errmsg);
+
+/* ---- node_tls.c: mutual TLS between members (docs/peer.md) ---- */
+/*
+ * Loads [peer] tls_cert_file and tls_key_file (the certificate's CN must be this city),
+ * signs this node's binding with the node key (at every start: the chain id is only known
+ * once the genesis is), and builds the server's TLS context. Needs n->key, n->chain_id
+ * and the validators. TB_EIO, TB_EINVAL, TB_ECONFIG, TB_ENOMEM with errmsg.
+ */
+TB_MUST_CHECK int node_tls_open(struct node *n, char *errmsg);
+/* Serves TLS on n->http and checks every /v1/peer/ request's certificate and binding. */
+TB_MUST_CHECK int node_tls_server(struct node *n, char *errmsg);
+/* The client certificate, binding and server checks for the peer client. */
+void node_tls_client_options(struct node *n, struct peer_options *po);
+void node_tls_close(struct node *n); /* NULL n->tls ok */
 
 /* ---- metrics.c ---- */
 TB_MUST_CHECK int metrics_register(struct node *n, char *errmsg);

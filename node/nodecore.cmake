@@ -6,6 +6,9 @@ add_library(tb_node STATIC
   ${CMAKE_CURRENT_LIST_DIR}/driver.c
   ${CMAKE_CURRENT_LIST_DIR}/mempool.c
   ${CMAKE_CURRENT_LIST_DIR}/peer_api.c
+  ${CMAKE_CURRENT_LIST_DIR}/peer_documents.c
+  ${CMAKE_CURRENT_LIST_DIR}/commit_watch.c
+  ${CMAKE_CURRENT_LIST_DIR}/node_tls.c
   ${CMAKE_CURRENT_LIST_DIR}/sync.c
   ${CMAKE_CURRENT_LIST_DIR}/log.c
   ${CMAKE_CURRENT_LIST_DIR}/metrics.c

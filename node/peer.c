@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <curl/curl.h>
@@ -22,6 +23,7 @@
 #include <event2/event_struct.h>
 
 #include "cr_hash.h"
+#include "cr_tls.h"
 #include "tb_alloc.h"
 #include "tb_assert.h"
 #include "tb_buf.h"
@@ -61,7 +63,12 @@ struct peer_req
     uint32_t attempts;
     struct event retry_ev;
     char errbuf[CURL_ERROR_SIZE];
-    char pin[80]; /* "sha256//" + base64 of the pinned key's SPKI hash, or "" */
+    char pin[80];     /* "sha256//" + base64 of the pinned key's SPKI hash, or "" */
+    bool tls_judge;   /* https with tls_check: every response is judged at its head */
+    bool binding_bad; /* the response repeated Tongban-Binding */
+    char *binding;    /* the response's Tongban-Binding, or NULL */
+    int auth_rc;      /* TB_EAUTH once tls_check refused the response */
+    char auth_why[TB_ERRMSG_SIZE];
     peer_done_fn cb;
     void *arg;
     struct peer_req *prev, *next;
@@ -75,6 +82,7 @@ struct peer_client
     struct peer_options options; /* the PEM pointers point at the copies below */
     char *cert_pem;
     char *key_pem;
+    char *binding_hdr; /* "Tongban-Binding: ..." */
     struct peer_req *reqs;
     struct peer_sock *socks;
     uint32_t pending;
@@ -243,6 +251,7 @@ static void peer_req_unlink_free(struct peer_req *r)
     curl_slist_free_all(r->headers);
     tb_buf_release(&r->resp);
     tb_free(r->body);
+    tb_free(r->binding);
     tb_free(r);
 }
 
@@ -305,6 +314,10 @@ static void peer_retry_event_cb(evutil_socket_t fd, short kind, void *arg)
     tb_buf_release(&r->resp);
     r->write_rc = TB_OK;
     r->errbuf[0] = '\0';
+    r->auth_rc = TB_OK;
+    r->binding_bad = false;
+    tb_free(r->binding);
+    r->binding = NULL;
     r->attempts++;
     r->state = PEER_REQ_RUNNING;
     if (curl_multi_add_handle(r->client->multi, r->easy) != CURLM_OK) {
@@ -324,7 +337,7 @@ static void peer_finish(struct peer_req *r, CURLcode code)
     curl_multi_remove_handle(r->client->multi, r->easy);
     r->state = PEER_REQ_WAITING;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    bool retry = r->retry_allowed && r->attempts < r->retry.attempts_max &&
+    bool retry = r->retry_allowed && r->auth_rc == TB_OK && r->attempts < r->retry.attempts_max &&
                  ((code != CURLE_OK && peer_code_retryable(code)) ||
                   (code == CURLE_OK && (status == 502 || status == 503 || status == 504)));
     if (retry) {
@@ -333,7 +346,10 @@ static void peer_finish(struct peer_req *r, CURLcode code)
         evtimer_add(&r->retry_ev, &tv);
         return;
     }
-    if (code == CURLE_OK) {
+    if (r->auth_rc != TB_OK) {
+        res.rc = TB_EAUTH; /* the response was dropped at its head */
+        res.error = r->auth_why;
+    } else if (code == CURLE_OK) {
         res.status = status;
         res.body = r->resp.data;
         res.body_len = r->resp.len;
@@ -395,6 +411,10 @@ int peer_client_new(struct event_base *base, const struct peer_options *options,
         return tb_fail(errmsg, TB_EINVAL, "peer client: limits must be positive");
     if ((o.tls_cert_pem == NULL) != (o.tls_key_pem == NULL))
         return tb_fail(errmsg, TB_EINVAL, "peer client: TLS certificate and key go together");
+    if ((o.tls_pin != NULL && o.tls_check == NULL) ||
+        (o.tls_binding != NULL && (strlen(o.tls_binding) > PEER_BINDING_HEADER_MAX ||
+                                   strpbrk(o.tls_binding, "\r\n") != NULL)))
+        return tb_fail(errmsg, TB_EINVAL, "peer client: bad TLS binding options");
     if (peer_global_users == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return tb_fail(errmsg, TB_EIO, "peer client: curl_global_init failed");
     peer_global_users++;
@@ -416,6 +436,16 @@ int peer_client_new(struct event_base *base, const struct peer_options *options,
         }
         c->options.tls_cert_pem = c->cert_pem;
         c->options.tls_key_pem = c->key_pem;
+    }
+    c->options.tls_binding = NULL;
+    if (o.tls_binding != NULL) {
+        size_t blen = strlen(o.tls_binding) + sizeof("Tongban-Binding: ");
+        c->binding_hdr = tb_malloc(blen);
+        if (c->binding_hdr == NULL) {
+            peer_client_free(c);
+            return tb_fail(errmsg, TB_ENOMEM, "peer client: out of memory");
+        }
+        snprintf(c->binding_hdr, blen, "Tongban-Binding: %s", o.tls_binding);
     }
     c->rng = o.jitter_seed;
     if (c->rng == 0 && getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng))
@@ -458,6 +488,7 @@ void peer_client_free(struct peer_client *c)
         peer_sock_free(c, c->socks);
     evtimer_del(&c->timer);
     tb_free(c->cert_pem);
+    tb_free(c->binding_hdr);
     if (c->key_pem != NULL)
         tb_wipe(c->key_pem, strlen(c->key_pem));
     tb_free(c->key_pem);
@@ -513,6 +544,12 @@ static int peer_req_method(struct peer_req *r, const char *method, const char *c
             return TB_ENOMEM;
         r->headers = l;
     }
+    if (r->client->binding_hdr != NULL) {
+        struct curl_slist *b = curl_slist_append(r->headers, r->client->binding_hdr);
+        if (b == NULL)
+            return TB_ENOMEM;
+        r->headers = b;
+    }
     /* No "Expect: 100-continue" round trip for larger POST bodies. */
     struct curl_slist *l = curl_slist_append(r->headers, "Expect:");
     if (l == NULL)
@@ -520,6 +557,73 @@ static int peer_req_method(struct peer_req *r, const char *method, const char *c
     r->headers = l;
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     return TB_OK;
+}
+
+/* tls_check on the response head, with the key of the server certificate on this very
+ * connection (libcurl hands out the OpenSSL connection while the transfer runs). */
+static bool peer_head_judge(struct peer_req *r)
+{
+    struct peer_client *c = r->client;
+    uint8_t key[PEER_PIN_BYTES] = {0};
+    struct curl_tlssessioninfo *info = NULL;
+    const char *url = NULL;
+    int key_rc = TB_EAUTH;
+    if (curl_easy_getinfo(r->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK && info != NULL &&
+        info->backend == CURLSSLBACKEND_OPENSSL && info->internals != NULL)
+        key_rc = cr_tls_peer_ed25519_public(info->internals, key, NULL) == TB_OK ? TB_OK : TB_EAUTH;
+    curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+    int rc = c->options.tls_check(c->options.tls_ctx, url != NULL ? url : "",
+                                  r->binding_bad ? NULL : r->binding, key_rc, key, r->auth_why,
+                                  sizeof(r->auth_why));
+    if (rc == TB_OK)
+        return true;
+    r->auth_rc = TB_EAUTH;
+    if (r->auth_why[0] == '\0')
+        snprintf(r->auth_why, sizeof(r->auth_why), "peer TLS binding refused");
+    return false;
+}
+
+/* CURLOPT_HEADERFUNCTION (https with tls_check): collects Tongban-Binding, judges at the
+ * blank line that ends a final (non-1xx) head; returning 0 aborts before the body. */
+static size_t peer_header_cb(char *data, size_t size, size_t nitems, void *userp)
+{
+    struct peer_req *r = userp;
+    size_t n = size * nitems;
+    static const char name[] = "Tongban-Binding:";
+    TB_ASSERT(size == 1);
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* a new head (after a 1xx one) */
+        tb_free(r->binding);
+        r->binding = NULL;
+        r->binding_bad = false;
+        return n;
+    }
+    if (n <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+        long status = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && !peer_head_judge(r))
+            return 0;
+        return n;
+    }
+    if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+        const char *v = data + sizeof(name) - 1;
+        size_t vlen = n - (sizeof(name) - 1);
+        while (vlen > 0 && (*v == ' ' || *v == '\t'))
+            v++, vlen--;
+        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+            vlen--;
+        if (r->binding != NULL || vlen > PEER_BINDING_HEADER_MAX) {
+            r->binding_bad = true;
+            return n;
+        }
+        r->binding = tb_malloc(vlen + 1);
+        if (r->binding == NULL) {
+            r->binding_bad = true; /* judged as absent: refused */
+            return n;
+        }
+        memcpy(r->binding, v, vlen);
+        r->binding[vlen] = '\0';
+    }
+    return n;
 }
 
 /* Every option set explicitly: libcurl's defaults follow no redirects today, but the
@@ -559,9 +663,19 @@ static int peer_req_options(struct peer_req *r, const char *url, uint32_t timeou
         cc |= curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
         cc |= curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
     }
+    r->tls_judge = c->options.tls_check != NULL && strncmp(url, "https://", 8) == 0;
+    if (r->tls_judge) {
+        cc |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, peer_header_cb);
+        cc |= curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    }
     if (r->pin[0] != '\0') {
         /* Members use self-signed certificates: the pin is the whole check. */
         cc |= curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, r->pin);
+        cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (r->tls_judge) {
+        /* Self-signed members: tls_check pins the key this connection showed to the
+         * binding in the response, at its head, before a byte of the body is read. */
         cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         cc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     } else {
@@ -633,6 +747,19 @@ static int peer_request_impl(struct peer_client *c, const uint8_t *pin, const ch
     r->client = c;
     r->cb = callback;
     r->arg = arg;
+    uint8_t learned[PEER_PIN_BYTES];
+    if (pin == NULL && c->options.tls_pin != NULL && len > 0 && strncmp(url, "https://", 8) == 0) {
+        /* A body goes to a member only once its key is known. */
+        rc = c->options.tls_pin(c->options.tls_ctx, url, learned, why, sizeof(why));
+        if (rc == TB_OK) {
+            pin = learned;
+        } else if (rc != TB_ENOTFOUND) {
+            tb_free(r);
+            return tb_fail(c->errmsg, TB_EAUTH, "peer request %s %s: %s", method, url,
+                           why[0] != '\0' ? why : "server key not verified");
+        }
+        rc = TB_OK;
+    }
     if (pin != NULL)
         peer_pin_format(pin, r->pin);
     r->attempts = 1;

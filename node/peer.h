@@ -29,6 +29,29 @@ extern "C" {
 struct event_base;
 struct peer_client;
 
+#define PEER_PIN_BYTES 32           /* an Ed25519 public key */
+#define PEER_BINDING_HEADER_MAX 512 /* bytes of a response's Tongban-Binding value */
+
+/*
+ * Judges an https response as soon as its headers are complete, before its body is read
+ * (docs/peer.md): binding is the response's Tongban-Binding value (NULL when absent or
+ * repeated), key the Ed25519 key of the server certificate this very connection showed
+ * (key_rc TB_OK; TB_EAUTH when there is none or it is not Ed25519). TB_OK accepts; any
+ * other return drops the response: the callback gets rc TB_EAUTH and why as its error.
+ */
+typedef int (*peer_tls_check_fn)(void *ctx, const char *url, const char *binding, int key_rc,
+                                 const uint8_t key[PEER_PIN_BYTES], char *why, size_t why_size);
+
+/*
+ * Asked before an https request that carries a body goes out: TB_OK with pin filled pins
+ * the server key (libcurl refuses any other before it sends a byte); TB_ENOTFOUND sends
+ * it unpinned; anything else refuses the request (peer_request returns TB_EAUTH, why in
+ * peer_client_errmsg). Bodiless requests are never pinned: their answers are judged by
+ * tls_check, which is how a peer's new key is learned.
+ */
+typedef int (*peer_tls_pin_fn)(void *ctx, const char *url, uint8_t pin[PEER_PIN_BYTES], char *why,
+                               size_t why_size);
+
 /* Client-wide settings; peer_options_default() fills the defaults named here. */
 struct peer_options
 {
@@ -38,9 +61,11 @@ struct peer_options
     uint64_t jitter_seed;        /* 0: seeded from getrandom() */
     const char *tls_cert_pem;    /* client certificate for https peers (PEM, copied), or NULL */
     const char *tls_key_pem;     /* its private key (PEM, copied, wiped at free), or NULL */
+    const char *tls_binding;     /* Tongban-Binding sent with every request (copied), or NULL */
+    peer_tls_check_fn tls_check; /* set: https servers are trusted by this, not by CAs */
+    peer_tls_pin_fn tls_pin;     /* optional, with tls_check */
+    void *tls_ctx;               /* for both; must outlive the client */
 };
-
-#define PEER_PIN_BYTES 32 /* an Ed25519 public key */
 
 /* Retry policy for one request; NULL means a single attempt. */
 struct peer_retry

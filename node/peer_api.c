@@ -168,6 +168,8 @@ int peer_api_register(struct node *n, char *errmsg)
     if (rc == TB_OK)
         rc = http_server_route(n->http, HTTP_GET, "/v1/peer/blocks/{height}", peer_on_block, n,
                                errmsg);
+    if (rc == TB_OK)
+        rc = peer_documents_register(n, errmsg); /* issue 6: documents with consent */
     return rc;
 }
 

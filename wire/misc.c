@@ -64,7 +64,7 @@ static void wire_enc_consent(struct wire_enc *e, const void *in)
 {
     const struct wire_consent *c = in;
 
-    wire_put_array(e, 7);
+    wire_put_array(e, 8);
     wire_enc_field(e, 1, "subject");
     wire_put_hash(e, c->subject, WIRE_HASH_BYTES);
     wire_enc_field(e, 2, "grantee_city");
@@ -79,12 +79,17 @@ static void wire_enc_consent(struct wire_enc *e, const void *in)
     wire_put_uint(e, c->not_after);
     wire_enc_field(e, 7, "nonce");
     wire_put_hash(e, c->nonce, WIRE_NONCE_BYTES);
+    wire_enc_field(e, 8, "uses_max");
+    if (c->uses_max < 1 || c->uses_max > WIRE_CONSENT_USES_MAX)
+        wire_enc_fail(e, TB_EINVAL, "must be 1..%u, got %llu", WIRE_CONSENT_USES_MAX,
+                      (unsigned long long)c->uses_max);
+    wire_put_uint(e, c->uses_max);
 }
 
 static void wire_conv_consent(struct wire_dec *d, const msgpack_object *root, void *out)
 {
     struct wire_consent *c = out;
-    const msgpack_object *f = wire_get_array(d, root, 7, 0, NULL);
+    const msgpack_object *f = wire_get_array(d, root, 8, 0, NULL);
 
     memset(c, 0, sizeof(*c));
     if (f == NULL)
@@ -96,6 +101,8 @@ static void wire_conv_consent(struct wire_dec *d, const msgpack_object *root, vo
     wire_get_str(d, &f[4], 5, "purpose", &c->purpose);
     wire_get_uint(d, &f[5], 6, "not_after", &c->not_after);
     wire_get_hash(d, &f[6], 7, "nonce", c->nonce, WIRE_NONCE_BYTES);
+    /* The range is the encoder's check, run in compare mode: 0 or 1001 is malformed. */
+    wire_get_uint(d, &f[7], 8, "uses_max", &c->uses_max);
 }
 
 int wire_consent_encode(const struct wire_consent *c, struct tb_buf *out, char *errmsg)
@@ -107,6 +114,51 @@ int wire_consent_decode(const uint8_t *data, size_t len, struct wire_consent *ou
 {
     return wire_decode_with("consent", data, len, WIRE_CONSENT_BYTES_MAX, WIRE_CONSENT_TYPES_MAX,
                             wire_conv_consent, wire_enc_consent, out, errmsg);
+}
+
+/* ---- Signed consent token (D13) ---- */
+
+static void wire_enc_consent_signed(struct wire_enc *e, const void *in)
+{
+    const struct wire_consent_signed *c = in;
+
+    wire_put_array(e, 3);
+    wire_enc_field(e, 1, "token");
+    wire_put_bin(e, c->token, 1, WIRE_CONSENT_BYTES_MAX);
+    wire_enc_field(e, 2, "public_key");
+    wire_put_bin(e, c->public_key, 1, WIRE_PUBKEY_BYTES_MAX);
+    wire_enc_field(e, 3, "sig");
+    wire_put_bin(e, c->sig, 1, WIRE_SIG_BYTES_MAX);
+}
+
+static void wire_conv_consent_signed(struct wire_dec *d, const msgpack_object *root, void *out)
+{
+    struct wire_consent_signed *c = out;
+    const msgpack_object *f = wire_get_array(d, root, 3, 0, NULL);
+
+    memset(c, 0, sizeof(*c));
+    if (f == NULL)
+        return;
+    wire_get_bin(d, &f[0], 1, "token", &c->token);
+    wire_get_bin(d, &f[1], 2, "public_key", &c->public_key);
+    wire_get_bin(d, &f[2], 3, "sig", &c->sig);
+}
+
+int wire_consent_signed_encode(const struct wire_consent_signed *c, struct tb_buf *out,
+                               char *errmsg)
+{
+    TB_ASSERT(c != NULL);
+    return wire_encode_with("consent.signed", WIRE_CONSENT_BYTES_MAX + 256u,
+                            wire_enc_consent_signed, c, out, errmsg);
+}
+
+int wire_consent_signed_decode(const uint8_t *data, size_t len, struct wire_consent_signed *out,
+                               char *errmsg)
+{
+    TB_ASSERT(out != NULL);
+    return wire_decode_with("consent.signed", data, len, WIRE_CONSENT_BYTES_MAX + 256u,
+                            WIRE_FIELDS_MAX, wire_conv_consent_signed, wire_enc_consent_signed, out,
+                            errmsg);
 }
 
 /* ---- Genesis body ---- */

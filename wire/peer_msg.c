@@ -209,3 +209,91 @@ int wire_peer_block_decode(const uint8_t *data, size_t len, struct wire_peer_blo
     return wire_decode_with("peer.block", data, len, WIRE_PEER_BLOCK_BYTES_MAX, WIRE_FIELDS_MAX,
                             wire_conv_peer_block, wire_enc_peer_block, out, errmsg);
 }
+
+/* ---- documents with consent ---- */
+
+static void wire_enc_peer_doc_request(struct wire_enc *e, const void *in)
+{
+    const struct wire_peer_doc_request *m = in;
+
+    wire_put_array(e, 3);
+    wire_enc_field(e, 1, "record_id");
+    wire_put_hash(e, m->record_id, WIRE_HASH_BYTES);
+    wire_enc_field(e, 2, "consent");
+    wire_put_bin(e, m->consent, 1, WIRE_PEER_SIGNED_CONSENT_BYTES_MAX);
+    wire_enc_field(e, 3, "audit");
+    wire_put_bin(e, m->audit, 1, WIRE_TX_BYTES_MAX);
+}
+
+static void wire_conv_peer_doc_request(struct wire_dec *d, const msgpack_object *root, void *out)
+{
+    struct wire_peer_doc_request *m = out;
+    const msgpack_object *f = wire_get_array(d, root, 3, 0, NULL);
+
+    memset(m, 0, sizeof(*m));
+    if (f == NULL)
+        return;
+    wire_get_hash(d, &f[0], 1, "record_id", m->record_id, WIRE_HASH_BYTES);
+    wire_get_bin(d, &f[1], 2, "consent", &m->consent);
+    wire_get_bin(d, &f[2], 3, "audit", &m->audit);
+}
+
+int wire_peer_doc_request_encode(const struct wire_peer_doc_request *m, struct tb_buf *out,
+                                 char *errmsg)
+{
+    TB_ASSERT(m != NULL);
+    return wire_encode_with("peer.doc_request", WIRE_TX_BYTES_MAX + WIRE_CONSENT_BYTES_MAX + 1024u,
+                            wire_enc_peer_doc_request, m, out, errmsg);
+}
+
+int wire_peer_doc_request_decode(const uint8_t *data, size_t len, struct wire_peer_doc_request *out,
+                                 char *errmsg)
+{
+    TB_ASSERT(out != NULL);
+    return wire_decode_with("peer.doc_request", data, len,
+                            WIRE_TX_BYTES_MAX + WIRE_CONSENT_BYTES_MAX + 1024u, WIRE_FIELDS_MAX,
+                            wire_conv_peer_doc_request, wire_enc_peer_doc_request, out, errmsg);
+}
+
+static void wire_enc_peer_doc_answer(struct wire_enc *e, const void *in)
+{
+    const struct wire_peer_doc_answer *m = in;
+
+    wire_put_array(e, 3);
+    wire_enc_field(e, 1, "audit_id");
+    wire_put_hash(e, m->audit_id, WIRE_HASH_BYTES);
+    wire_enc_field(e, 2, "height");
+    wire_put_uint(e, m->height);
+    wire_enc_field(e, 3, "document");
+    wire_put_bin(e, m->document, 0, WIRE_PEER_DOCUMENT_BYTES_MAX);
+}
+
+static void wire_conv_peer_doc_answer(struct wire_dec *d, const msgpack_object *root, void *out)
+{
+    struct wire_peer_doc_answer *m = out;
+    const msgpack_object *f = wire_get_array(d, root, 3, 0, NULL);
+
+    memset(m, 0, sizeof(*m));
+    if (f == NULL)
+        return;
+    wire_get_hash(d, &f[0], 1, "audit_id", m->audit_id, WIRE_HASH_BYTES);
+    wire_get_uint(d, &f[1], 2, "height", &m->height);
+    wire_get_bin(d, &f[2], 3, "document", &m->document);
+}
+
+int wire_peer_doc_answer_encode(const struct wire_peer_doc_answer *m, struct tb_buf *out,
+                                char *errmsg)
+{
+    TB_ASSERT(m != NULL);
+    return wire_encode_with("peer.doc_answer", WIRE_PEER_DOC_ANSWER_BYTES_MAX,
+                            wire_enc_peer_doc_answer, m, out, errmsg);
+}
+
+int wire_peer_doc_answer_decode(const uint8_t *data, size_t len, struct wire_peer_doc_answer *out,
+                                char *errmsg)
+{
+    TB_ASSERT(out != NULL);
+    return wire_decode_with("peer.doc_answer", data, len, WIRE_PEER_DOC_ANSWER_BYTES_MAX,
+                            WIRE_FIELDS_MAX, wire_conv_peer_doc_answer, wire_enc_peer_doc_answer,
+                            out, errmsg);
+}

@@ -330,8 +330,11 @@ TB_MUST_CHECK int wire_status_decode(const uint8_t *data, size_t len, struct wir
 
 /* ---- Consent token (DESIGN 3.8) ---- */
 
+#define WIRE_CONSENT_USES_MAX 1000u /* uses_max of a consent token: 1..this (D13) */
+
 /* [subject(bin32), grantee_city, grantee_agency, [type, ...] (1..WIRE_CONSENT_TYPES_MAX, sorted
- * bytewise, unique), purpose, not_after, nonce(bin16)]. */
+ * bytewise, unique), purpose, not_after, nonce(bin16), uses_max (1..WIRE_CONSENT_USES_MAX)].
+ * DESIGN 3.8 lists seven fields; uses_max is the eighth (docs/decisions.md D13). */
 struct wire_consent
 {
     uint8_t subject[WIRE_HASH_BYTES];
@@ -341,12 +344,30 @@ struct wire_consent
     struct tb_bytes purpose;
     uint64_t not_after; /* seconds */
     uint8_t nonce[WIRE_NONCE_BYTES];
+    uint64_t uses_max; /* how many documents the token fetches, 1..WIRE_CONSENT_USES_MAX */
 };
 
 TB_MUST_CHECK int wire_consent_encode(const struct wire_consent *c, struct tb_buf *out,
                                       char *errmsg);
 TB_MUST_CHECK int wire_consent_decode(const uint8_t *data, size_t len, struct wire_consent *out,
                                       char *errmsg);
+
+/*
+ * A signed consent token as it travels (D13): [token(bin), public_key(bin), sig(bin)], where
+ * token is the canonical wire_consent bytes (1..WIRE_CONSENT_BYTES_MAX), public_key the
+ * signing agency's registered key (1..WIRE_PUBKEY_BYTES_MAX) and sig its signature over
+ * wire_consent_sign_input (1..WIRE_SIG_BYTES_MAX). Structure only: the token bytes are
+ * decoded, and the key and signature checked, by whoever uses it.
+ */
+struct wire_consent_signed
+{
+    struct tb_bytes token, public_key, sig;
+};
+
+TB_MUST_CHECK int wire_consent_signed_encode(const struct wire_consent_signed *c,
+                                             struct tb_buf *out, char *errmsg);
+TB_MUST_CHECK int wire_consent_signed_decode(const uint8_t *data, size_t len,
+                                             struct wire_consent_signed *out, char *errmsg);
 
 /* ---- Genesis body (DESIGN 3.3) ---- */
 

@@ -88,6 +88,43 @@ TB_MUST_CHECK int wire_peer_block_encode(const struct wire_peer_block *m, struct
 TB_MUST_CHECK int wire_peer_block_decode(const uint8_t *data, size_t len,
                                          struct wire_peer_block *out, char *errmsg);
 
+/* ---- documents with consent (issue 6, docs/consent.md) ---- */
+
+#define WIRE_PEER_DOCUMENT_BYTES_MAX (4u * 1024u * 1024u) /* a document */
+#define WIRE_PEER_SIGNED_CONSENT_BYTES_MAX (WIRE_CONSENT_BYTES_MAX + 256u)
+
+/* [record_id(bin32), consent(bin), audit(bin)]: POST /v1/peer/documents, from the requesting
+ * agency's node to the node that holds the document. consent is a wire_consent_signed
+ * (1..WIRE_PEER_SIGNED_CONSENT_BYTES_MAX), audit an access.audit envelope
+ * (1..WIRE_TX_BYTES_MAX); neither is interpreted here. */
+struct wire_peer_doc_request
+{
+    uint8_t record_id[WIRE_HASH_BYTES];
+    struct tb_bytes consent;
+    struct tb_bytes audit;
+};
+
+TB_MUST_CHECK int wire_peer_doc_request_encode(const struct wire_peer_doc_request *m,
+                                               struct tb_buf *out, char *errmsg);
+TB_MUST_CHECK int wire_peer_doc_request_decode(const uint8_t *data, size_t len,
+                                               struct wire_peer_doc_request *out, char *errmsg);
+
+/* [audit_id(bin32), height, document(bin, 0..WIRE_PEER_DOCUMENT_BYTES_MAX)]: the 200 answer,
+ * sent only once the audit tx is committed at `height`. */
+struct wire_peer_doc_answer
+{
+    uint8_t audit_id[WIRE_HASH_BYTES];
+    uint64_t height;
+    struct tb_bytes document;
+};
+
+#define WIRE_PEER_DOC_ANSWER_BYTES_MAX (WIRE_PEER_DOCUMENT_BYTES_MAX + 64u)
+
+TB_MUST_CHECK int wire_peer_doc_answer_encode(const struct wire_peer_doc_answer *m,
+                                              struct tb_buf *out, char *errmsg);
+TB_MUST_CHECK int wire_peer_doc_answer_decode(const uint8_t *data, size_t len,
+                                              struct wire_peer_doc_answer *out, char *errmsg);
+
 #ifdef __cplusplus
 }
 #endif

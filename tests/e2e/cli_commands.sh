@@ -97,10 +97,20 @@ for suite in ed25519-sha256 sm2-sm3; do
     [ "$(stat -c %a "$d/$city/node.key")" = 600 ] || fail "node.key mode"
     [ "$(stat -c %a "$d/$city/document.key")" = 600 ] || fail "document.key mode"
     [ "$(stat -c %s "$d/$city/document.key")" = 32 ] || fail "document.key size"
-    grep -q "\"endpoint\": \"http://127.0.0.1:$port\"" "$d/$city/member.json" || fail "endpoint"
-    grep -q "^tls = off" "$d/$city/node.ini" || fail "loopback node without tls = off"
+    # Mutual TLS by default, also on loopback (issue 6); --no-tls below.
+    grep -q "\"endpoint\": \"https://127.0.0.1:$port\"" "$d/$city/member.json" || fail "endpoint"
+    grep -q "^tls = on" "$d/$city/node.ini" || fail "init without tls = on"
+    [ "$(stat -c %a "$d/$city/tls.key")" = 600 ] || fail "tls.key mode"
+    [ -s "$d/$city/tls.crt" ] || fail "no tls.crt"
     grep -q "^listen = 127.0.0.1:$port" "$d/$city/node.ini" || fail "listen address"
   done
+  # --no-tls: plain HTTP between nodes, loopback only.
+  expect_status 0 "$tb" init --city 370900 --name x --dir "$d/plain" --listen 127.0.0.1:7219 \
+    --suite "$suite" --no-tls
+  grep -q "^tls = off" "$d/plain/node.ini" || fail "--no-tls without tls = off"
+  grep -q "\"endpoint\": \"http://127.0.0.1:7219\"" "$d/plain/member.json" || fail "--no-tls endpoint"
+  expect_status 2 "$tb" init --city 370900 --name x --dir "$d/plain2" --listen 10.0.0.1:7219 \
+    --suite "$suite" --no-tls
   # An existing node key is never overwritten.
   cp "$d/371500/node.key" "$work/keep"
   expect_status 1 "$tb" init --city 371500 --name x --dir "$d/371500" --listen 127.0.0.1:7300 \

@@ -9,6 +9,12 @@ TB_NAMES=(聊城 济南 泰安 德州)
 declare -a TB_PIDS=()
 TB_WORK=""
 TB_KEEP=${TB_E2E_KEEP:-0}
+# Mutual TLS between the nodes of tb_cluster_init (docs/peer.md): on unless TB_E2E_TLS=0.
+# With TLS, each node listens with HTTPS on TB_PEER_PORTS[i] (its genesis endpoint) and serves
+# the JSON API over plain HTTP on 127.0.0.1:TB_PORTS[i] ([api] local_port), so tb_url, tb_get
+# and any http://127.0.0.1:${TB_PORTS[i]} in a test work as before. Without TLS both are the
+# same port, as before.
+TB_E2E_TLS=${TB_E2E_TLS:-1}
 
 tb_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -56,12 +62,21 @@ PY
 # tb_cluster_init SUITE N: N cities in $TB_WORK/c0..c{N-1}, a genesis, keys copied in.
 # Consensus timeouts come from TB_E2E_* (shorter than the defaults, for quick tests).
 tb_cluster_init() {
-  local suite=$1 n=$2 i members=() ports
-  read -r -a ports <<<"$(tb_free_ports "$n")"
-  TB_PORTS=("${ports[@]}")
+  local suite=$1 n=$2 i members=() ports tls_args
+  if [ "$TB_E2E_TLS" = 1 ]; then
+    read -r -a ports <<<"$(tb_free_ports $((2 * n)))"
+    TB_PEER_PORTS=("${ports[@]:0:n}")
+    TB_PORTS=("${ports[@]:n:n}")
+  else
+    read -r -a ports <<<"$(tb_free_ports "$n")"
+    TB_PEER_PORTS=("${ports[@]}")
+    TB_PORTS=("${ports[@]}")
+  fi
   for ((i = 0; i < n; i++)); do
+    if [ "$TB_E2E_TLS" = 1 ]; then tls_args=(--local-port "${TB_PORTS[$i]}"); else tls_args=(--no-tls); fi
     "$TB" init --city "${TB_CITIES[$i]}" --name "${TB_NAMES[$i]}" --dir "$TB_WORK/c$i" \
-      --listen "127.0.0.1:${ports[$i]}" --suite "$suite" >/dev/null || tb_fail "init city $i"
+      --listen "127.0.0.1:${TB_PEER_PORTS[$i]}" --suite "$suite" "${tls_args[@]}" >/dev/null ||
+      tb_fail "init city $i"
     members+=(--member "$TB_WORK/c$i/member.json")
     sed -i -e "s/^timeout_propose_ms = .*/timeout_propose_ms = ${TB_E2E_PROPOSE_MS:-1000}/" \
       -e "s/^timeout_prevote_ms = .*/timeout_prevote_ms = ${TB_E2E_VOTE_MS:-500}/" \
@@ -81,6 +96,14 @@ tb_cluster_init() {
 }
 
 tb_url() { echo "http://127.0.0.1:${TB_PORTS[$1]}"; }
+# tb_peer_url I: node I's genesis endpoint (https:// with TLS): where peers reach it.
+tb_peer_url() {
+  if [ "$TB_E2E_TLS" = 1 ]; then echo "https://127.0.0.1:${TB_PEER_PORTS[$1]}"
+  else echo "http://127.0.0.1:${TB_PEER_PORTS[$1]}"; fi
+}
+# tb_node_cert I: node I's self-signed certificate; `TONGBAN_NODE_CERT=$(tb_node_cert I)
+# tongban status --node $(tb_peer_url I)` or `curl --cacert` + pinning reach the TLS port.
+tb_node_cert() { echo "$TB_WORK/c$1/tls.crt"; }
 
 # tb_node_start I: starts node I in the background, its log in c$I/node.log.
 tb_node_start() {

@@ -1,6 +1,6 @@
 /*
- * libFuzzer target: status values, consent tokens and genesis bodies. Whatever decodes must
- * re-encode to exactly the input; the genesis lists must be released without a leak.
+ * libFuzzer target: status values, consent tokens (plain and signed) and genesis bodies. Whatever
+ * decodes must re-encode to exactly the input; the genesis lists must be released without a leak.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (wire_consent_decode(data, size, &c, msg) == TB_OK) {
         tb_buf_init(&out, 1u << 16);
         TB_ASSERT(wire_consent_encode(&c, &out, msg) == TB_OK);
+        check_same(&out, data, size);
+    }
+    struct wire_consent_signed cs;
+    if (wire_consent_signed_decode(data, size, &cs, msg) == TB_OK) {
+        tb_buf_init(&out, 1u << 16);
+        TB_ASSERT(wire_consent_signed_encode(&cs, &out, msg) == TB_OK);
         check_same(&out, data, size);
     }
     if (wire_genesis_body_decode(data, size, &g, msg) == TB_OK) {

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t which;
     if (size == 0)
         return 0;
-    which = data[0] & 3u;
+    which = data[0] & 7u;
     data++;
     size--;
     switch (which) {
@@ -46,6 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 2:
         FUZZ_PEER_ROUND_TRIP(wire_peer_status, wire_peer_status_decode, wire_peer_status_encode,
                              WIRE_SMALL_BYTES_MAX);
+        break;
+    case 4:
+        FUZZ_PEER_ROUND_TRIP(wire_peer_doc_request, wire_peer_doc_request_decode,
+                             wire_peer_doc_request_encode,
+                             WIRE_TX_BYTES_MAX + WIRE_CONSENT_BYTES_MAX + 1024u);
+        break;
+    case 5:
+        FUZZ_PEER_ROUND_TRIP(wire_peer_doc_answer, wire_peer_doc_answer_decode,
+                             wire_peer_doc_answer_encode, WIRE_PEER_DOC_ANSWER_BYTES_MAX);
         break;
     default:
         FUZZ_PEER_ROUND_TRIP(wire_peer_block, wire_peer_block_decode, wire_peer_block_encode,

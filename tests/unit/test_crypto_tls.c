@@ -450,13 +450,70 @@ static void mutual_tls_handshake(void **state)
     cr_tls_identity_free(srv_id);
 }
 
+/* The extensions for the node: optional client certificates, the PEM pin helper. */
+static void optional_client_cert_and_pem_pin(void **state)
+{
+    struct cr_tls_identity *srv_id = t_identity("3301");
+    SSL_CTX *srv_ctx = NULL, *bare_ctx = SSL_CTX_new(TLS_client_method());
+    SSL *srv = NULL, *cli = NULL;
+    struct tb_buf pem;
+    uint8_t want[32], got[32];
+    char err[TB_ERRMSG_SIZE] = "";
+
+    (void)state;
+    assert_int_equal(cr_tls_ctx_new(srv_id, 1, &srv_ctx, NULL), TB_OK);
+    cr_tls_ctx_client_cert_optional(srv_ctx);
+    assert_non_null(bare_ctx);
+    SSL_CTX_set_verify(bare_ctx, SSL_VERIFY_NONE, NULL);
+    assert_int_equal(cr_tls_ssl_new(srv_ctx, &srv), TB_OK);
+    cli = SSL_new(bare_ctx);
+    assert_non_null(cli);
+    /* No certificate: the handshake completes, and the server can tell there is none. */
+    assert_true(t_handshake(srv, cli));
+    assert_false(cr_tls_peer_cert_present(srv));
+    assert_true(cr_tls_peer_cert_present(cli));
+    assert_int_equal(cr_tls_peer_ed25519_public(srv, got, NULL), TB_EAUTH);
+    cr_tls_ssl_free(srv);
+    SSL_free(cli);
+
+    /* The key of a PEM certificate (what the CLI pins), and refusals. */
+    tb_buf_init(&pem, 1 << 16);
+    assert_int_equal(cr_tls_identity_pem(srv_id, &pem, NULL), TB_OK);
+    assert_int_equal(cr_tls_cert_pem_ed25519_public(pem.data, pem.len, got, err), TB_OK);
+    cr_tls_identity_public(srv_id, want);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(cr_tls_cert_pem_ed25519_public(pem.data, 20, got, err), TB_EMALFORMED);
+    assert_int_equal(cr_tls_cert_pem_ed25519_public(pem.data, 0, got, err), TB_EMALFORMED);
+    {
+        EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        X509 *ec_cert = foreign_cert(ec);
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *data = NULL;
+        assert_int_equal(PEM_write_bio_X509(bio, ec_cert), 1);
+        long n = BIO_get_mem_data(bio, &data);
+        assert_int_equal(cr_tls_cert_pem_ed25519_public((const uint8_t *)data, (size_t)n, got, err),
+                         TB_EAUTH);
+        BIO_free(bio);
+        X509_free(ec_cert);
+        EVP_PKEY_free(ec);
+    }
+    tb_buf_release(&pem);
+    SSL_CTX_free(bare_ctx);
+    cr_tls_ctx_free(srv_ctx);
+    cr_tls_identity_free(srv_id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(identity_pem_round_trip), cmocka_unit_test(binding_both_suites),
-        cmocka_unit_test(binding_encoding),        cmocka_unit_test(pinning),
-        cmocka_unit_test(foreign_certs_refused),   cmocka_unit_test(mutual_tls_handshake),
+        cmocka_unit_test(identity_pem_round_trip),
+        cmocka_unit_test(binding_both_suites),
+        cmocka_unit_test(binding_encoding),
+        cmocka_unit_test(pinning),
+        cmocka_unit_test(foreign_certs_refused),
+        cmocka_unit_test(mutual_tls_handshake),
         cmocka_unit_test(docs_worked_binding),
+        cmocka_unit_test(optional_client_cert_and_pem_pin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,8 +35,11 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_auth.h"
+#include "cr_httpsig.h"
 #include "config.h"
 #include "cr_sign.h"
+#include "docstore.h"
 #include "genesis.h"
 #include "http.h"
 #include "ledger.h"
@@ -75,7 +78,13 @@ struct node
     bool writable;
     bool mempool_full; /* node_submit_tx answers TB_ELIMIT, as node.c does when full */
     unsigned submits;
+    struct api_auth *auth; /* the agency request gate (node/api_auth.h) */
 };
+
+struct api_auth *node_api_auth(struct node *n)
+{
+    return n->auth;
+}
 
 struct store *node_store(struct node *n)
 {
@@ -346,6 +355,9 @@ static int fx_setup(void **state)
     snprintf(f->node.cfg.node.agency_dir, CFG_PATH_MAX, "%s/agencies", f->root);
     t_rng_bytes(&f->rng, f->subject_key, sizeof(f->subject_key));
     write_file(f->node.cfg.node.subject_key_file, f->subject_key, 32);
+    /* The document key (docs/consent.md): custodial issuing with "document" stores it sealed. */
+    snprintf(f->node.cfg.node.document_key_file, CFG_PATH_MAX, "%s/document.key", f->root);
+    write_file(f->node.cfg.node.document_key_file, f->subject_key, 32);
     fx_agency_dir(f);
     snprintf(path, sizeof(path), "%s/data", f->root);
     OK(store_open(&f->node.store, path, MAP_BYTES, errmsg));
@@ -354,6 +366,7 @@ static int fx_setup(void **state)
     f->base = event_base_new();
     assert_non_null(f->base);
     OK(http_server_start(f->base, "127.0.0.1:0", NULL, &f->srv, errmsg));
+    OK(api_auth_new(f->suite, 1024, 0, &f->node.auth, errmsg));
     OK(api_register(f->srv, &f->node, errmsg));
     *state = f;
     return 0;
@@ -363,6 +376,7 @@ static int fx_teardown(void **state)
 {
     struct fx *f = *state;
     http_server_free(f->srv);
+    api_auth_free(f->node.auth);
     event_base_free(f->base);
     ledger_close(f->node.ledger);
     store_close(f->node.store);
@@ -709,6 +723,28 @@ static void hex_of(const uint8_t *p, size_t n, char *out)
 }
 
 #define AUTH "Authorization: Bearer " TOKEN "\r\n"
+
+/* The four header lines of a GET of target ("/path?query") signed now by agency
+ * cities[0]/agency with key (docs/authentication.md); a fresh nonce each call. */
+static const char *t_signed(struct cr_key *key, const char *agency, const char *target)
+{
+    static char out[2048];
+    struct cr_httpsig_signed s;
+    char path[512];
+    snprintf(path, sizeof(path), "%s", target);
+    char *q = strchr(path, '?');
+    if (q != NULL)
+        *q++ = '\0';
+    struct cr_httpsig_request hreq = {.method = "GET", .path = path, .query = q};
+    int64_t now = (int64_t)(t_real_ms() / 1000u);
+    OK(cr_httpsig_sign(key, &hreq, cities[0], agency, now, now + 60, NULL, 0, &s, errmsg));
+    snprintf(out, sizeof(out),
+             "Content-Digest: %s\r\nTongban-Agency: %s/%s\r\nSignature-Input: %s\r\n"
+             "Signature: %s\r\n",
+             s.content_digest, cities[0], agency, s.signature_input, s.signature);
+    return out;
+}
+#define SIGNED(target) t_signed(f->pf, "hpf", (target))
 #define MSGPACK "application/msgpack"
 #define JSON_T "application/json"
 
@@ -1039,9 +1075,12 @@ static void test_subjects(void **state)
     t_error(&r, 401, "unauthorised");
     t_get(f, path, "Authorization: Basic " TOKEN "\r\n", &r);
     t_error(&r, 401, "unauthorised");
+    /* The custodial token is for POST /v1/records only: reads need a signature. */
+    t_get(f, path, AUTH, &r);
+    t_error(&r, 401, "unauthorised");
 
     /* All of the subject's records, in the ledger's (type length, type, id) order. */
-    t_get(f, path, AUTH, &r);
+    t_get(f, path, SIGNED(path), &r);
     assert_int_equal(r.status, 200);
     t_keys(r.json, "subject,records,next");
     assert_string_equal(jstr(r.json, "subject"), subj_hex);
@@ -1077,7 +1116,7 @@ static void test_subjects_paging(void **state)
     hex_of(subject, H, subj_hex);
     subjects_prepare(f, ids);
     snprintf(path, sizeof(path), "/v1/subjects/%s/records", subj_hex);
-    t_get(f, path, AUTH, &r);
+    t_get(f, path, SIGNED(path), &r);
     json_t *list = json_object_get(r.json, "records");
     assert_int_equal(json_array_size(list), 4);
     for (size_t i = 0; i < 4; i++)
@@ -1089,7 +1128,7 @@ static void test_subjects_paging(void **state)
     for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof(path), "/v1/subjects/%s/records?limit=1%s%s", subj_hex,
                  next[0] ? "&after=" : "", next);
-        t_get(f, path, AUTH, &r);
+        t_get(f, path, SIGNED(path), &r);
         assert_int_equal(r.status, 200);
         list = json_object_get(r.json, "records");
         assert_int_equal(json_array_size(list), 1);
@@ -1102,7 +1141,7 @@ static void test_subjects_paging(void **state)
         t_done(&r);
     }
     snprintf(path, sizeof(path), "/v1/subjects/%s/records?type=edu.degree", subj_hex);
-    t_get(f, path, AUTH, &r);
+    t_get(f, path, SIGNED(path), &r);
     assert_int_equal(json_array_size(json_object_get(r.json, "records")), 1);
     t_done(&r);
 
@@ -1113,16 +1152,16 @@ static void test_subjects_paging(void **state)
         "?type=",    "?after=0000000000000000000000000000000000000000000000000000000000000000"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(path, sizeof(path), "/v1/subjects/%s/records%s", subj_hex, bad[i]);
-        t_get(f, path, AUTH, &r);
+        t_get(f, path, SIGNED(path), &r);
         t_error(&r, 400, "bad_request");
     }
     /* A cursor from another subject is refused, not silently used. */
     char other_id[2 * H + 1];
     hex_of(f->envs[ids[3]].id, H, other_id);
     snprintf(path, sizeof(path), "/v1/subjects/%s/records?after=%s", subj_hex, other_id);
-    t_get(f, path, AUTH, &r);
+    t_get(f, path, SIGNED(path), &r);
     t_error(&r, 400, "bad_request");
-    t_get(f, "/v1/subjects/zz/records", AUTH, &r);
+    t_get(f, "/v1/subjects/zz/records", SIGNED("/v1/subjects/zz/records"), &r);
     t_error(&r, 400, "bad_request");
 }
 
@@ -1202,6 +1241,13 @@ static void test_custodial(void **state)
     OK(tb_hex_decode(jstr(r.json, "id"), 2 * H, id, H));
     assert_null(strstr(r.body, ID_GOOD));
     t_done(&r);
+    /* The document is kept, sealed, under the record id (node/docstore.h). */
+    struct tb_buf doc;
+    tb_buf_init(&doc, 1024);
+    OK(docstore_get(f->node.store, f->suite, f->node.cfg.node.document_key_file, id, &doc, errmsg));
+    assert_int_equal(doc.len, 4);
+    assert_memory_equal(doc.data, "scan", 4);
+    tb_buf_release(&doc);
 
     char idhex[2 * H + 1];
     hex_of(id, H, idhex);
@@ -1543,11 +1589,21 @@ static void test_openapi_routing(void **state)
                                          "/v1/records",
                                          "/v1/records/{id}",
                                          "/v1/subjects/{subject}/records",
+                                         "/v1/subjects/{subject}/access-log",
+                                         "/v1/consents",
+                                         "/v1/documents/fetch",
                                          "/v1/status",
                                          "/v1/blocks/{height}",
                                          "/v1/members",
                                          "/v1/agencies",
-                                         "/v1/openapi.json"};
+                                         "/v1/openapi.json",
+                                         "/v1/records/{id}/proof",
+                                         "/v1/records/{id}/credential",
+                                         "/v1/records/{id}/qr.png",
+                                         "/v1/resolve",
+                                         "/v1/verify",
+                                         "/v1/headers/{height}",
+                                         "/v1/log/consistency"};
     assert_int_equal(json_object_size(paths), sizeof(routes) / sizeof(routes[0]));
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         assert_non_null(json_object_get(paths, routes[i]));

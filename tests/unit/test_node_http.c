@@ -33,6 +33,7 @@
 #include <openssl/x509.h>
 
 #include "http.h"
+#include "t_tls.h"
 #include "t_util.h"
 #include "tb_alloc.h"
 
@@ -1067,82 +1068,6 @@ static void path_decoding_matches_naive_model(void **state)
 
 /* ---- TLS ---- */
 
-/* A fresh Ed25519 key and a self-signed certificate for it. */
-static void t_ed25519_cert(const char *cn, EVP_PKEY **key, X509 **cert)
-{
-    *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    assert_non_null(*key);
-    X509 *x = X509_new();
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, 2), 1);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    assert_int_equal(X509_set_issuer_name(x, name), 1);
-    assert_int_equal(X509_set_pubkey(x, *key), 1);
-    assert_true(X509_sign(x, *key, NULL) > 0); /* Ed25519: no separate digest */
-    *cert = x;
-}
-
-/* The TLS hooks of http.c, as crypto/ would implement them, here with OpenSSL. */
-static struct ssl_st *t_ssl_new(void *ctx)
-{
-    return SSL_new(ctx);
-}
-
-static void t_ssl_free(struct ssl_st *ssl, void *ctx)
-{
-    (void)ctx;
-    SSL_free(ssl);
-}
-
-static int t_peer_key(struct ssl_st *ssl, uint8_t out[HTTP_PEER_KEY_BYTES], void *ctx)
-{
-    (void)ctx;
-    X509 *cert = SSL_get0_peer_certificate(ssl);
-    EVP_PKEY *pk = cert != NULL ? X509_get0_pubkey(cert) : NULL;
-    size_t len = HTTP_PEER_KEY_BYTES;
-    if (pk == NULL)
-        return TB_ENOTFOUND;
-    if (EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519 ||
-        EVP_PKEY_get_raw_public_key(pk, out, &len) != 1 || len != HTTP_PEER_KEY_BYTES)
-        return TB_EINVAL;
-    return TB_OK;
-}
-
-static void t_server_tls(struct http_server *srv, SSL_CTX *sctx)
-{
-    struct http_tls_ops ops = {
-        .ssl_new = t_ssl_new, .ssl_free = t_ssl_free, .peer_key = t_peer_key, .ctx = sctx};
-    http_server_set_tls(srv, &ops);
-}
-
-/* Self-signed peer certificates are expected: the handler pins the key instead. */
-static int t_accept_any(int ok, X509_STORE_CTX *ctx)
-{
-    (void)ok;
-    (void)ctx;
-    return 1;
-}
-
-static SSL_CTX *t_ssl_ctx(bool server, EVP_PKEY *key, X509 *cert)
-{
-    SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
-    assert_non_null(ctx);
-    assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION), 1);
-    if (cert != NULL) {
-        assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
-        assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
-    }
-    if (server)
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, t_accept_any);
-    else
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    return ctx;
-}
-
 static void h_whoami(struct http_req *req, void *arg)
 {
     uint8_t key[HTTP_PEER_KEY_BYTES];
@@ -1211,13 +1136,13 @@ static void tls_client_certificate_key(void **state)
     size_t raw_len = sizeof(raw);
     char want[2 * HTTP_PEER_KEY_BYTES + 1];
     (void)state;
-    t_ed25519_cert("node-a", &skey, &scert);
-    t_ed25519_cert("node-b", &ckey, &ccert);
-    SSL_CTX *sctx = t_ssl_ctx(true, skey, scert);
-    SSL_CTX *cctx = t_ssl_ctx(false, ckey, ccert);
-    SSL_CTX *anon = t_ssl_ctx(false, NULL, NULL);
+    t_tls_cert("node-a", &skey, &scert, NULL, NULL);
+    t_tls_cert("node-b", &ckey, &ccert, NULL, NULL);
+    SSL_CTX *sctx = t_tls_ctx(true, skey, scert, false);
+    SSL_CTX *cctx = t_tls_ctx(false, ckey, ccert, false);
+    SSL_CTX *anon = t_tls_ctx(false, NULL, NULL, false);
     t_setup(&t, NULL);
-    t_server_tls(t.srv, sctx);
+    t_tls_server(t.srv, sctx);
     assert_int_equal(http_server_route(t.srv, HTTP_GET, "/v1/peer/whoami", h_whoami, &t, err),
                      TB_OK);
     const char *req = "GET /v1/peer/whoami HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -1268,13 +1193,13 @@ static void tls_handshake_drip_closed(void **state)
     X509 *cert;
     char drip[64];
     (void)state;
-    t_ed25519_cert("node-a", &key, &cert);
-    SSL_CTX *sctx = t_ssl_ctx(true, key, cert);
+    t_tls_cert("node-a", &key, &cert, NULL, NULL);
+    SSL_CTX *sctx = t_tls_ctx(true, key, cert, false);
     http_limits_default(&l);
     l.io_timeout_ms = 600;
     l.request_timeout_ms = 1200;
     t_setup(&t, &l);
-    t_server_tls(t.srv, sctx);
+    t_tls_server(t.srv, sctx);
     /* A TLS record header (257 bytes follow) and the start of its body, one byte per
      * 50 ms: never idle for 600 ms, never a complete record to reject. */
     memset(drip, 'x', sizeof(drip) - 1);
@@ -1289,6 +1214,347 @@ static void tls_handshake_drip_closed(void **state)
     SSL_CTX_free(sctx);
     X509_free(cert);
     EVP_PKEY_free(key);
+}
+
+/* ---- header-phase peer check (http_server_set_peer_auth) ---- */
+
+/* One TLS client connection kept open across requests (keep-alive). */
+struct t_tls_conn
+{
+    int fd;
+    SSL *ssl;
+};
+
+static bool t_tls_open(struct t_srv *t, SSL_CTX *cctx, struct t_tls_conn *c)
+{
+    c->fd = t_connect(http_server_port(t->srv));
+    c->ssl = SSL_new(cctx);
+    assert_non_null(c->ssl);
+    SSL_set_fd(c->ssl, c->fd);
+    uint64_t end = t_now_ms() + 3000;
+    while (t_now_ms() < end) {
+        event_base_loop(t->base, EVLOOP_NONBLOCK);
+        int rc = SSL_connect(c->ssl);
+        if (rc == 1)
+            return true;
+        int e = SSL_get_error(c->ssl, rc);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            return false;
+        usleep(500);
+    }
+    return false;
+}
+
+static void t_tls_close(struct t_tls_conn *c)
+{
+    ERR_clear_error();
+    SSL_free(c->ssl);
+    close(c->fd);
+}
+
+/* Sends req on the open connection and reads one response; returns its status (0: none). */
+static int t_tls_send(struct t_srv *t, struct t_tls_conn *c, const char *req, struct t_resp *r)
+{
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(SSL_write(c->ssl, req, (int)strlen(req)), (int)strlen(req));
+    uint64_t end = t_now_ms() + 3000;
+    while (t_now_ms() < end) {
+        event_base_loop(t->base, EVLOOP_NONBLOCK);
+        int rc = SSL_read(c->ssl, r->raw + r->len, (int)(sizeof(r->raw) - 1 - r->len));
+        if (rc > 0) {
+            r->len += (size_t)rc;
+            if (t_resp_complete(r, false))
+                break;
+        } else if (SSL_get_error(c->ssl, rc) != SSL_ERROR_WANT_READ) {
+            r->eof = true;
+            t_resp_complete(r, false);
+            break;
+        }
+        usleep(500);
+    }
+    return r->status;
+}
+
+struct t_auth
+{
+    uint8_t key[HTTP_PEER_KEY_BYTES]; /* the only client key accepted */
+    int calls;
+    int last_key_rc;
+    int64_t until_s;
+};
+
+/* Accepts "good" from the expected key; 401 without a certificate or value, 403 else. */
+static void t_auth_check(int key_rc, const uint8_t key[HTTP_PEER_KEY_BYTES], const char *value,
+                         void *ctx, struct http_peer_verdict *v)
+{
+    struct t_auth *a = ctx;
+    a->calls++;
+    a->last_key_rc = key_rc;
+    if (key_rc != TB_OK || value == NULL) {
+        v->status = 401;
+        snprintf(v->code, sizeof(v->code), "%s", key_rc != TB_OK ? "no_cert" : "no_binding");
+        snprintf(v->message, sizeof(v->message), "who are you");
+        return;
+    }
+    if (strcmp(value, "good") != 0 || memcmp(key, a->key, HTTP_PEER_KEY_BYTES) != 0) {
+        v->status = 403;
+        snprintf(v->code, sizeof(v->code), "bad_binding");
+        snprintf(v->message, sizeof(v->message), "binding \"%s\" refused", value);
+        return;
+    }
+    snprintf(v->name, sizeof(v->name), "370100");
+    v->until_s = a->until_s;
+}
+
+static int t_peer_hits; /* handler runs under /v1/peer/ */
+
+static void h_peer_echo(struct http_req *req, void *arg)
+{
+    const char *name = http_req_peer_name(req);
+    (void)arg;
+    t_peer_hits++;
+    http_reply_json(req, 200,
+                    json_pack("{s:s,s:i}", "peer", name != NULL ? name : "", "body",
+                              (int)http_req_body(req).len));
+}
+
+/* A server with optional client certificates, peer auth on /v1/peer/ and one JSON route. */
+static SSL_CTX *t_peer_server(struct t_srv *t, struct t_auth *a, EVP_PKEY *skey, X509 *scert)
+{
+    char err[TB_ERRMSG_SIZE];
+    SSL_CTX *sctx = t_tls_ctx(true, skey, scert, true);
+    t_setup(t, NULL);
+    t_tls_server(t->srv, sctx);
+    struct http_peer_auth auth = {.prefix = "/v1/peer/",
+                                  .header = "Tongban-Binding",
+                                  .check = t_auth_check,
+                                  .ctx = a,
+                                  .reply_value = "server-binding"};
+    assert_int_equal(http_server_set_peer_auth(t->srv, &auth, err), TB_OK);
+    assert_int_equal(
+        http_server_route(t->srv, HTTP_GET | HTTP_POST, "/v1/peer/echo", h_peer_echo, t, err),
+        TB_OK);
+    return sctx;
+}
+
+static void peer_auth_refused_before_body(void **state)
+{
+    struct t_srv t;
+    struct t_resp r;
+    struct t_auth a = {.until_s = (int64_t)time(NULL) + 3600};
+    struct t_tls_conn c;
+    struct http_server_stats st;
+    EVP_PKEY *skey, *ckey;
+    X509 *scert, *ccert;
+    (void)state;
+    t_peer_hits = 0;
+    t_tls_cert("server", &skey, &scert, NULL, NULL);
+    t_tls_cert("370100", &ckey, &ccert, NULL, NULL);
+    t_tls_raw_public(ckey, a.key);
+    SSL_CTX *sctx = t_peer_server(&t, &a, skey, scert);
+    SSL_CTX *cctx = t_tls_ctx(false, ckey, ccert, false);
+    SSL_CTX *anon = t_tls_ctx(false, NULL, NULL, false);
+    /* 100 kB promised, none sent: only a head-phase verdict can answer this. */
+#define BIG                                                                \
+    "POST /v1/peer/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n" \
+    "Content-Type: application/msgpack\r\n%s\r\n"
+    char req[512];
+
+    /* No client certificate: 401 from the check (TB_ENOTFOUND), no handler, no body read. */
+    assert_true(t_tls_open(&t, anon, &c));
+    snprintf(req, sizeof(req), BIG, "Tongban-Binding: good\r\n");
+    uint64_t t0 = t_now_ms();
+    assert_int_equal(t_tls_send(&t, &c, req, &r), 401);
+    assert_true(t_now_ms() - t0 < 2000);
+    t_assert_error_shape(&r, "no_cert");
+    assert_int_equal(a.last_key_rc, TB_ENOTFOUND);
+    assert_non_null(strstr(r.raw, "\r\nTongban-Binding: server-binding\r\n"));
+    assert_non_null(strstr(r.raw, "\r\nConnection: close\r\n"));
+    t_tls_close(&c);
+
+    /* A certificate and a wrong binding: 403 with the reason; a repeated header: 400
+     * without asking the check. */
+    assert_true(t_tls_open(&t, cctx, &c));
+    snprintf(req, sizeof(req), BIG, "Tongban-Binding: forged\r\n");
+    assert_int_equal(t_tls_send(&t, &c, req, &r), 403);
+    t_assert_error_shape(&r, "bad_binding");
+    t_tls_close(&c);
+    int calls = a.calls;
+    assert_true(t_tls_open(&t, cctx, &c));
+    snprintf(req, sizeof(req), BIG, "Tongban-Binding: good\r\ntongban-binding: good\r\n");
+    assert_int_equal(t_tls_send(&t, &c, req, &r), 400);
+    t_assert_error_shape(&r, "bad_peer_header");
+    assert_int_equal(a.calls, calls);
+    t_tls_close(&c);
+    /* A folded binding header is refused too (evhttp would join the lines). */
+    assert_true(t_tls_open(&t, cctx, &c));
+    snprintf(req, sizeof(req), BIG, "Tongban-Binding: go\r\n od\r\n");
+    assert_int_equal(t_tls_send(&t, &c, req, &r), 400);
+    t_tls_close(&c);
+
+#undef BIG
+    http_server_stats_get(t.srv, &st);
+    assert_int_equal(st.peer_refused_head, 4);
+    assert_int_equal(st.requests, 0); /* none reached the router */
+    assert_int_equal(t_peer_hits, 0);
+    t_teardown(&t);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(anon);
+    X509_free(scert);
+    X509_free(ccert);
+    EVP_PKEY_free(skey);
+    EVP_PKEY_free(ckey);
+}
+
+static void peer_auth_cached_per_connection(void **state)
+{
+    struct t_srv t;
+    struct t_resp r;
+    struct t_auth a = {.until_s = (int64_t)time(NULL) + 2};
+    struct t_tls_conn c;
+    int calls;
+    struct http_server_stats st;
+    EVP_PKEY *skey, *ckey;
+    X509 *scert, *ccert;
+    (void)state;
+    t_peer_hits = 0;
+    t_tls_cert("server", &skey, &scert, NULL, NULL);
+    t_tls_cert("370100", &ckey, &ccert, NULL, NULL);
+    t_tls_raw_public(ckey, a.key);
+    SSL_CTX *sctx = t_peer_server(&t, &a, skey, scert);
+    SSL_CTX *cctx = t_tls_ctx(false, ckey, ccert, false);
+    SSL_CTX *anon = t_tls_ctx(false, NULL, NULL, false);
+    const char *get = "GET /v1/peer/echo HTTP/1.1\r\nHost: t\r\nTongban-Binding: good\r\n\r\n";
+
+    /* Three requests on one connection: one check, the peer named, the reply header set. */
+    assert_true(t_tls_open(&t, cctx, &c));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(t_tls_send(&t, &c, get, &r), 200);
+        assert_non_null(strstr(r.body, "\"peer\":\"370100\""));
+        assert_non_null(strstr(r.raw, "\r\nTongban-Binding: server-binding\r\n"));
+    }
+    assert_int_equal(a.calls, 1);
+    /* A POST with its body on the same connection: served, still no new check. */
+    const char *post =
+        "POST /v1/peer/echo HTTP/1.1\r\nHost: t\r\nTongban-Binding: good\r\n"
+        "Content-Type: application/msgpack\r\nContent-Length: 3\r\n\r\nabc";
+    assert_int_equal(t_tls_send(&t, &c, post, &r), 200);
+    assert_non_null(strstr(r.body, "\"body\":3"));
+    assert_int_equal(a.calls, 1);
+    /* Another value on the same connection is judged afresh (and refused). */
+    const char *other = "GET /v1/peer/echo HTTP/1.1\r\nHost: t\r\nTongban-Binding: bad\r\n\r\n";
+    assert_int_equal(t_tls_send(&t, &c, other, &r), 403);
+    assert_int_equal(a.calls, 2);
+    t_tls_close(&c);
+
+    /* Pipelined behind an accepted request, a head is not scanned on its own: the dispatch
+     * check still refuses a value that differs from the judged one. */
+    assert_true(t_tls_open(&t, cctx, &c));
+    const char *two =
+        "GET /v1/peer/echo HTTP/1.1\r\nHost: t\r\nTongban-Binding: good\r\n\r\n"
+        "GET /v1/peer/echo HTTP/1.1\r\nHost: t\r\nTongban-Binding: bad\r\n\r\n";
+    assert_int_equal(t_tls_send(&t, &c, two, &r), 200);
+    char *second = strstr(r.raw + 1, "HTTP/1.1 ");
+    if (second == NULL) { /* the second answer had not arrived with the first */
+        struct t_resp r2;
+        assert_int_equal(t_tls_send(&t, &c, "", &r2), 403);
+        t_assert_error_shape(&r2, "peer_unauthenticated");
+    } else {
+        assert_non_null(strstr(second, "403"));
+    }
+    t_tls_close(&c);
+    calls = a.calls;
+
+    /* The cached verdict ends at until_s: the next request is judged again. */
+    assert_true(t_tls_open(&t, cctx, &c));
+    assert_int_equal(t_tls_send(&t, &c, get, &r), 200);
+    assert_int_equal(a.calls, calls + 1);
+    int64_t until = a.until_s;
+    a.until_s = (int64_t)time(NULL) + 3600;
+    for (int i = 0; i < 40 && (int64_t)time(NULL) <= until; i++)
+        usleep(100 * 1000); /* whole seconds: at most ~3 s */
+    assert_true((int64_t)time(NULL) > until);
+    assert_int_equal(t_tls_send(&t, &c, get, &r), 200);
+    assert_int_equal(a.calls, calls + 2);
+    t_tls_close(&c);
+
+    /* The JSON API needs no certificate; its replies carry no peer header. */
+    assert_true(t_tls_open(&t, anon, &c));
+    assert_int_equal(t_tls_send(&t, &c, "GET /v1/records/x HTTP/1.1\r\nHost: t\r\n\r\n", &r), 200);
+    assert_null(strstr(r.raw, "Tongban-Binding"));
+    t_tls_close(&c);
+    http_server_stats_get(t.srv, &st);
+    assert_int_equal(st.peer_checks, (uint64_t)a.calls);
+    assert_int_equal(st.peer_refused_late, 1);
+    t_teardown(&t);
+    SSL_CTX_free(sctx);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(anon);
+    X509_free(scert);
+    X509_free(ccert);
+    EVP_PKEY_free(skey);
+    EVP_PKEY_free(ckey);
+}
+
+static void peer_auth_plain_listener(void **state)
+{
+    struct t_srv t;
+    struct t_resp r;
+    struct t_auth a = {.until_s = (int64_t)time(NULL) + 3600};
+    EVP_PKEY *skey;
+    X509 *scert;
+    char err[TB_ERRMSG_SIZE];
+    (void)state;
+    t_peer_hits = 0;
+    t_tls_cert("server", &skey, &scert, NULL, NULL);
+    SSL_CTX *sctx = t_peer_server(&t, &a, skey, scert);
+    assert_int_equal(http_server_listen_plain(t.srv, "10.1.2.3:0", err), TB_EINVAL);
+    assert_int_equal(http_server_listen_plain(t.srv, "127.0.0.1:0", err), TB_OK);
+    uint16_t port = http_server_port_plain(t.srv);
+    assert_true(port != 0 && port != http_server_port(t.srv));
+    /* The JSON API over plain HTTP on loopback; the peer API refused there. */
+    int fd = t_connect(port);
+    const char *req = "GET /v1/records/x HTTP/1.1\r\nHost: t\r\n\r\n";
+    t_send(fd, req, strlen(req));
+    t_read_resp(&t, fd, &r, 3000, false);
+    close(fd);
+    assert_int_equal(r.status, 200);
+    fd = t_connect(port);
+    req =
+        "POST /v1/peer/echo HTTP/1.1\r\nHost: t\r\nTongban-Binding: good\r\n"
+        "Content-Length: 50000\r\n\r\n";
+    t_send(fd, req, strlen(req));
+    t_read_resp(&t, fd, &r, 3000, false);
+    close(fd);
+    assert_int_equal(r.status, 401);
+    t_assert_error_shape(&r, "no_cert");
+    assert_int_equal(a.last_key_rc, TB_ENOTFOUND);
+    /* A head dripped a few bytes at a time is judged all the same, before its body. */
+    fd = t_connect(port);
+    req =
+        "POST /v1/peer/echo HTTP/1.1\r\nHost: t\r\nTongban-Binding: good\r\n"
+        "Content-Length: 50000\r\n\r\n";
+    for (size_t off = 0; off < strlen(req); off += 7) {
+        size_t n = strlen(req) - off < 7 ? strlen(req) - off : 7;
+        t_send(fd, req + off, n);
+        t_pump(t.base, 2);
+    }
+    t_read_resp(&t, fd, &r, 3000, false);
+    close(fd);
+    assert_int_equal(r.status, 401);
+    /* An absolute-form target is judged as its path. */
+    fd = t_connect(port);
+    req = "GET http://t/v1/peer/echo HTTP/1.1\r\nHost: t\r\n\r\n";
+    t_send(fd, req, strlen(req));
+    t_read_resp(&t, fd, &r, 3000, false);
+    close(fd);
+    assert_int_equal(r.status, 401);
+    assert_int_equal(t_peer_hits, 0);
+    t_teardown(&t);
+    SSL_CTX_free(sctx);
+    X509_free(scert);
+    EVP_PKEY_free(skey);
 }
 
 int main(void)
@@ -1312,6 +1578,9 @@ int main(void)
         cmocka_unit_test(start_and_route_errors),
         cmocka_unit_test(tls_client_certificate_key),
         cmocka_unit_test(tls_handshake_drip_closed),
+        cmocka_unit_test(peer_auth_refused_before_body),
+        cmocka_unit_test(peer_auth_cached_per_connection),
+        cmocka_unit_test(peer_auth_plain_listener),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

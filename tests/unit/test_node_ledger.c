@@ -877,6 +877,13 @@ static void authority_matrix(void **state)
     EXPECT_CODE(f, e, LEDGER_UNKNOWN_RECORD);
     e = tx_audit(f, f->police, f->envs[rec].id, "371500", "pf-centre");
     EXPECT_CODE(f, e, LEDGER_NOT_AUTHORISED);
+    /* An audit of a `closed` record (pf.loan): its document never leaves, no access is logged. */
+    size_t closed = tx_issue(f, f->pf, "pf.loan", "371500", "pf-centre", s1, 0, 10);
+    commit(f, &closed, 1);
+    e = tx_audit(f, f->police, f->envs[closed].id, "370100", "police");
+    EXPECT_CODE(f, e, LEDGER_NOT_AUTHORISED);
+    e = tx_audit(f, f->police, f->envs[rec].id, "370100", "police"); /* consent class: fine */
+    EXPECT_CODE(f, e, LEDGER_OK);
     /* Retire: another city's node key; an unknown key; the wrong agency name. */
     e = tx_retire(f, C370200, "370100", "police", f->police);
     EXPECT_CODE(f, e, LEDGER_NOT_AUTHORISED);

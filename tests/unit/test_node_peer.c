@@ -28,6 +28,7 @@
 
 #include "http.h"
 #include "peer.h"
+#include "t_tls.h"
 #include "tb_alloc.h"
 
 struct t_env
@@ -530,76 +531,6 @@ static void bad_arguments(void **state)
 
 /* ---- mutual TLS with a pinned server key ---- */
 
-static void t_ed25519_cert(const char *cn, EVP_PKEY **key, X509 **cert, char **cert_pem,
-                           char **key_pem)
-{
-    *key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    assert_non_null(*key);
-    X509 *x = X509_new();
-    assert_non_null(x);
-    assert_int_equal(X509_set_version(x, 2), 1);
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_NAME *name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    assert_int_equal(X509_set_issuer_name(x, name), 1);
-    assert_int_equal(X509_set_pubkey(x, *key), 1);
-    assert_true(X509_sign(x, *key, NULL) > 0);
-    *cert = x;
-    BIO *b = BIO_new(BIO_s_mem());
-    char *data = NULL;
-    assert_int_equal(PEM_write_bio_X509(b, x), 1);
-    long n = BIO_get_mem_data(b, &data);
-    *cert_pem = strndup(data, (size_t)n);
-    BIO_free(b);
-    b = BIO_new(BIO_s_mem());
-    assert_int_equal(PEM_write_bio_PrivateKey(b, *key, NULL, NULL, 0, NULL, NULL), 1);
-    n = BIO_get_mem_data(b, &data);
-    *key_pem = strndup(data, (size_t)n);
-    BIO_free(b);
-}
-
-/* The TLS hooks of http.c, as crypto/ would implement them, here with OpenSSL. */
-static struct ssl_st *t_ssl_new(void *ctx)
-{
-    return SSL_new(ctx);
-}
-
-static void t_ssl_free(struct ssl_st *ssl, void *ctx)
-{
-    (void)ctx;
-    SSL_free(ssl);
-}
-
-static int t_peer_key(struct ssl_st *ssl, uint8_t out[HTTP_PEER_KEY_BYTES], void *ctx)
-{
-    (void)ctx;
-    X509 *cert = SSL_get0_peer_certificate(ssl);
-    EVP_PKEY *pk = cert != NULL ? X509_get0_pubkey(cert) : NULL;
-    size_t len = HTTP_PEER_KEY_BYTES;
-    if (pk == NULL)
-        return TB_ENOTFOUND;
-    if (EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519 ||
-        EVP_PKEY_get_raw_public_key(pk, out, &len) != 1 || len != HTTP_PEER_KEY_BYTES)
-        return TB_EINVAL;
-    return TB_OK;
-}
-
-static void t_server_tls(struct http_server *srv, SSL_CTX *sctx)
-{
-    struct http_tls_ops ops = {
-        .ssl_new = t_ssl_new, .ssl_free = t_ssl_free, .peer_key = t_peer_key, .ctx = sctx};
-    http_server_set_tls(srv, &ops);
-}
-
-static int t_accept_any(int ok, X509_STORE_CTX *ctx)
-{
-    (void)ok;
-    (void)ctx;
-    return 1; /* self-signed by design: the handler pins the key */
-}
-
 static void h_whoami(struct http_req *req, void *arg)
 {
     uint8_t key[HTTP_PEER_KEY_BYTES];
@@ -628,9 +559,9 @@ static void tls_pinned_mutual(void **state)
     size_t len = PEER_PIN_BYTES;
     struct t_call a = {0}, b = {0}, c = {0}, d = {0};
     (void)state;
-    t_ed25519_cert("server", &skey, &scert, &spem, &skpem);
-    t_ed25519_cert("client", &ckey, &ccert, &cpem, &ckpem);
-    t_ed25519_cert("other", &okey, &ocert, &opem, &okpem);
+    t_tls_cert("server", &skey, &scert, &spem, &skpem);
+    t_tls_cert("client", &ckey, &ccert, &cpem, &ckpem);
+    t_tls_cert("other", &okey, &ocert, &opem, &okpem);
     assert_int_equal(EVP_PKEY_get_raw_public_key(skey, pin, &len), 1);
     len = PEER_PIN_BYTES;
     assert_int_equal(EVP_PKEY_get_raw_public_key(okey, wrong, &len), 1);
@@ -639,18 +570,13 @@ static void tls_pinned_mutual(void **state)
     for (size_t i = 0; i < sizeof(craw); i++)
         snprintf(want + 2 * i, 3, "%02x", craw[i]);
 
-    SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
-    assert_non_null(sctx);
-    assert_int_equal(SSL_CTX_set_min_proto_version(sctx, TLS1_3_VERSION), 1);
-    assert_int_equal(SSL_CTX_use_certificate(sctx, scert), 1);
-    assert_int_equal(SSL_CTX_use_PrivateKey(sctx, skey), 1);
-    SSL_CTX_set_verify(sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, t_accept_any);
+    SSL_CTX *sctx = t_tls_ctx(true, skey, scert, false);
 
     peer_options_default(&po);
     po.tls_cert_pem = cpem;
     po.tls_key_pem = ckpem;
     t_env_up(&e, &po);
-    t_server_tls(e.srv, sctx);
+    t_tls_server(e.srv, sctx);
     assert_int_equal(http_server_route(e.srv, HTTP_GET, "/v1/peer/whoami", h_whoami, &e, err),
                      TB_OK);
     snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/peer/whoami", http_server_port(e.srv));
@@ -709,6 +635,149 @@ static void tls_pinned_mutual(void **state)
     free(okpem);
 }
 
+/* ---- the binding checks of a member's client: tls_check at the head, tls_pin for bodies ---- */
+
+struct t_judge
+{
+    const char *want_binding;         /* the server binding accepted */
+    uint8_t want_key[PEER_PIN_BYTES]; /* the server key accepted */
+    int calls;
+    char seen_binding[128];
+    int pin_mode; /* TB_OK (give pin), TB_ENOTFOUND or TB_EAUTH */
+    uint8_t pin[PEER_PIN_BYTES];
+};
+
+static int t_judge_check(void *ctx, const char *url, const char *binding, int key_rc,
+                         const uint8_t key[PEER_PIN_BYTES], char *why, size_t why_size)
+{
+    struct t_judge *j = ctx;
+    j->calls++;
+    assert_non_null(strstr(url, "/v1/peer/whoami"));
+    snprintf(j->seen_binding, sizeof(j->seen_binding), "%s", binding != NULL ? binding : "");
+    if (key_rc != TB_OK || binding == NULL || strcmp(binding, j->want_binding) != 0 ||
+        memcmp(key, j->want_key, PEER_PIN_BYTES) != 0) {
+        snprintf(why, why_size, "judge: refused");
+        return TB_EAUTH;
+    }
+    return TB_OK;
+}
+
+static int t_judge_pin(void *ctx, const char *url, uint8_t pin[PEER_PIN_BYTES], char *why,
+                       size_t why_size)
+{
+    struct t_judge *j = ctx;
+    (void)url;
+    if (j->pin_mode == TB_OK)
+        memcpy(pin, j->pin, PEER_PIN_BYTES);
+    else
+        snprintf(why, why_size, "judge: key not verified yet");
+    return j->pin_mode;
+}
+
+static char t_seen_client_binding[128];
+
+/* The server side: any client key, the client's binding value recorded and accepted. */
+static void t_server_check(int key_rc, const uint8_t key[HTTP_PEER_KEY_BYTES], const char *value,
+                           void *ctx, struct http_peer_verdict *v)
+{
+    (void)key;
+    (void)ctx;
+    snprintf(t_seen_client_binding, sizeof(t_seen_client_binding), "%s", value ? value : "");
+    if (key_rc != TB_OK || value == NULL) {
+        v->status = 401;
+        snprintf(v->code, sizeof(v->code), "no_binding");
+        return;
+    }
+    snprintf(v->name, sizeof(v->name), "client");
+    v->until_s = (int64_t)time(NULL) + 60;
+}
+
+static void tls_binding_judged(void **state)
+{
+    struct t_env e;
+    struct peer_options po;
+    struct t_judge j = {.want_binding = "server-binding", .pin_mode = TB_OK};
+    EVP_PKEY *skey, *ckey;
+    X509 *scert, *ccert;
+    char *spem, *skpem, *cpem, *ckpem, err[TB_ERRMSG_SIZE], url[256];
+    struct t_call a = {0}, b = {0}, c = {0}, d = {0};
+    (void)state;
+    t_tls_cert("server", &skey, &scert, &spem, &skpem);
+    t_tls_cert("client", &ckey, &ccert, &cpem, &ckpem);
+    t_tls_raw_public(skey, j.want_key);
+    memcpy(j.pin, j.want_key, PEER_PIN_BYTES);
+    SSL_CTX *sctx = t_tls_ctx(true, skey, scert, true);
+    peer_options_default(&po);
+    po.tls_cert_pem = cpem;
+    po.tls_key_pem = ckpem;
+    po.tls_binding = "client-binding";
+    po.tls_check = t_judge_check;
+    po.tls_pin = t_judge_pin;
+    po.tls_ctx = &j;
+    t_env_up(&e, &po);
+    t_tls_server(e.srv, sctx);
+    struct http_peer_auth auth = {.prefix = "/v1/peer/",
+                                  .header = "Tongban-Binding",
+                                  .check = t_server_check,
+                                  .reply_value = "server-binding"};
+    assert_int_equal(http_server_set_peer_auth(e.srv, &auth, err), TB_OK);
+    assert_int_equal(
+        http_server_route(e.srv, HTTP_GET | HTTP_POST, "/v1/peer/whoami", h_whoami, &e, err),
+        TB_OK);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/peer/whoami", http_server_port(e.srv));
+
+    /* GET: unpinned, the server's binding and key judged at the head; ours sent. */
+    assert_int_equal(peer_request(e.client, "GET", url, NULL, NULL, 0, 3000, NULL, t_done, &a),
+                     TB_OK);
+    t_run(&e, &a.calls, 1, 5000);
+    assert_int_equal(a.res.rc, TB_OK);
+    assert_int_equal(a.res.status, 200);
+    assert_int_equal(j.calls, 1);
+    assert_string_equal(j.seen_binding, "server-binding");
+    assert_string_equal(t_seen_client_binding, "client-binding");
+
+    /* A binding the judge refuses: the response is dropped, rc TB_EAUTH with the reason. */
+    j.want_binding = "another-binding";
+    assert_int_equal(peer_request(e.client, "GET", url, NULL, NULL, 0, 3000, NULL, t_done, &b),
+                     TB_OK);
+    t_run(&e, &b.calls, 1, 5000);
+    assert_int_equal(b.res.rc, TB_EAUTH);
+    assert_int_equal(b.res.status, 0);
+    assert_string_equal(b.error, "judge: refused");
+    assert_string_equal(b.body, "");
+    j.want_binding = "server-binding";
+
+    /* A body goes only pinned: refused when the key is not known, sent when it is. */
+    j.pin_mode = TB_EAUTH;
+    assert_int_equal(peer_request(e.client, "POST", url, NULL, "x", 1, 3000, NULL, t_done, &c),
+                     TB_EAUTH);
+    assert_non_null(strstr(peer_client_errmsg(e.client), "judge: key not verified yet"));
+    j.pin_mode = TB_OK;
+    assert_int_equal(peer_request(e.client, "POST", url, NULL, "x", 1, 3000, NULL, t_done, &c),
+                     TB_OK);
+    t_run(&e, &c.calls, 1, 5000);
+    assert_int_equal(c.res.rc, TB_OK);
+    assert_int_equal(c.res.status, 200);
+    /* A wrong pin: libcurl refuses the server before the body goes out. */
+    int hits = e.post_hits;
+    j.pin[0] ^= 1;
+    assert_int_equal(peer_request(e.client, "POST", url, NULL, "x", 1, 3000, NULL, t_done, &d),
+                     TB_OK);
+    t_run(&e, &d.calls, 1, 5000);
+    assert_int_equal(d.res.rc, TB_EIO);
+    assert_int_equal(e.post_hits, hits);
+    t_env_down(&e);
+    SSL_CTX_free(sctx);
+    X509_free(scert);
+    X509_free(ccert);
+    EVP_PKEY_free(skey);
+    EVP_PKEY_free(ckey);
+    free(spem);
+    free(skpem);
+    free(cpem);
+    free(ckpem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -723,6 +792,7 @@ int main(void)
         cmocka_unit_test(allocation_failures),
         cmocka_unit_test(bad_arguments),
         cmocka_unit_test(tls_pinned_mutual),
+        cmocka_unit_test(tls_binding_judged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,20 @@ static int block_codec(const uint8_t *data, size_t len, struct tb_buf *out)
     return rc == TB_OK ? wire_peer_block_encode(&m, out, errmsg) : rc;
 }
 
+static int doc_request_codec(const uint8_t *data, size_t len, struct tb_buf *out)
+{
+    struct wire_peer_doc_request m;
+    int rc = wire_peer_doc_request_decode(data, len, &m, errmsg);
+    return rc == TB_OK ? wire_peer_doc_request_encode(&m, out, errmsg) : rc;
+}
+
+static int doc_answer_codec(const uint8_t *data, size_t len, struct tb_buf *out)
+{
+    struct wire_peer_doc_answer m;
+    int rc = wire_peer_doc_answer_decode(data, len, &m, errmsg);
+    return rc == TB_OK ? wire_peer_doc_answer_encode(&m, out, errmsg) : rc;
+}
+
 /* The strictness property over one valid encoding. */
 static void check_strict(codec_fn codec, const uint8_t *enc, size_t len)
 {
@@ -223,12 +237,57 @@ static void status_and_block_round_trip(void **state)
     tb_buf_release(&out);
 }
 
+/* POST /v1/peer/documents and its answer (issue 6): round trips, strictness, bounds. */
+static void documents_round_trip_and_strict(void **state)
+{
+    (void)state;
+    uint8_t consent[90], audit[120], doc[200];
+    memset(consent, 0x44, sizeof(consent));
+    memset(audit, 0x55, sizeof(audit));
+    memset(doc, 0x66, sizeof(doc));
+    struct wire_peer_doc_request rq = {.consent = {consent, sizeof(consent)},
+                                       .audit = {audit, sizeof(audit)}};
+    memset(rq.record_id, 0x77, sizeof(rq.record_id));
+    struct tb_buf out;
+    tb_buf_init(&out, WIRE_PEER_DOC_ANSWER_BYTES_MAX + 16);
+    assert_int_equal(wire_peer_doc_request_encode(&rq, &out, errmsg), TB_OK);
+    struct wire_peer_doc_request rd;
+    assert_int_equal(wire_peer_doc_request_decode(out.data, out.len, &rd, errmsg), TB_OK);
+    assert_memory_equal(rd.record_id, rq.record_id, WIRE_HASH_BYTES);
+    assert_int_equal(rd.consent.len, sizeof(consent));
+    assert_int_equal(rd.audit.len, sizeof(audit));
+    check_strict(doc_request_codec, out.data, out.len);
+    rq.consent.len = 0; /* a request without a token is not a request */
+    assert_int_not_equal(wire_peer_doc_request_encode(&rq, &out, errmsg), TB_OK);
+
+    struct wire_peer_doc_answer an = {.height = 4242, .document = {doc, sizeof(doc)}};
+    memset(an.audit_id, 0x88, sizeof(an.audit_id));
+    tb_buf_reset(&out);
+    assert_int_equal(wire_peer_doc_answer_encode(&an, &out, errmsg), TB_OK);
+    struct wire_peer_doc_answer ad;
+    assert_int_equal(wire_peer_doc_answer_decode(out.data, out.len, &ad, errmsg), TB_OK);
+    assert_int_equal(ad.height, 4242);
+    assert_int_equal(ad.document.len, sizeof(doc));
+    assert_memory_equal(ad.document.ptr, doc, sizeof(doc));
+    check_strict(doc_answer_codec, out.data, out.len);
+    an.document.len = 0; /* an empty document is a document (its digest is H("")) */
+    tb_buf_reset(&out);
+    assert_int_equal(wire_peer_doc_answer_encode(&an, &out, errmsg), TB_OK);
+    check_strict(doc_answer_codec, out.data, out.len);
+    static uint8_t big[WIRE_PEER_DOCUMENT_BYTES_MAX + 1];
+    an.document = (struct tb_bytes){big, sizeof(big)};
+    tb_buf_reset(&out);
+    assert_int_equal(wire_peer_doc_answer_encode(&an, &out, errmsg), TB_ELIMIT);
+    tb_buf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(consensus_round_trip_and_strict),
         cmocka_unit_test(txs_round_trip_and_bounds),
         cmocka_unit_test(status_and_block_round_trip),
+        cmocka_unit_test(documents_round_trip_and_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -236,11 +236,12 @@ static void s_consent(struct wire_consent *c)
     c->purpose = S("loan");
     c->not_after = 1700003600;
     memset(c->nonce, 0x0c, 16);
+    c->uses_max = 1000;
 }
 
 static void h_consent(struct hb *h)
 {
-    hx(h, "97 c4 20");
+    hx(h, "98 c4 20");
     hrep(h, 0x0a, 32);
     hx(h, "a2");
     hlit(h, "SZ");
@@ -252,6 +253,7 @@ static void h_consent(struct hb *h)
     hlit(h, "loan");
     hx(h, "ce 65 53 ff 10 c4 10");
     hrep(h, 0x0c, 16);
+    hx(h, "cd 03 e8"); /* uses_max 1000 (D13) */
 }
 
 static struct wire_genesis_member g_members[2];

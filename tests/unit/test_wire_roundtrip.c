@@ -559,6 +559,7 @@ static void misc_round_trip(void **state)
         c.purpose = rnd_text(0, WIRE_TEXT_BYTES_MAX);
         c.not_after = rnd_uint();
         t_rng_bytes(&rng, c.nonce, 16);
+        c.uses_max = 1 + rnd(WIRE_CONSENT_USES_MAX);
         assert_int_equal(wire_consent_encode(&c, &out, msg), TB_OK);
         assert_int_equal(wire_consent_decode(out.data, out.len, &c2, msg), TB_OK);
         assert_memory_equal(c2.subject, c.subject, 32);
@@ -570,6 +571,7 @@ static void misc_round_trip(void **state)
         eqb(c2.purpose, c.purpose);
         assert_int_equal(c2.not_after, c.not_after);
         assert_memory_equal(c2.nonce, c.nonce, 16);
+        assert_int_equal(c2.uses_max, c.uses_max);
         REENCODE(wire_consent_encode(&c2, &again_, msg), out);
 
         tb_buf_reset(&out);
