@@ -157,6 +157,16 @@ static int peer_doc_check_audit(struct peer_doc_serve *s, struct tb_bytes audit)
                               "the audit names another record");
         return TB_EINVAL;
     }
+    /* Over mutual TLS the connection says which member asks: a node may fetch only for its
+     * own city's agencies (plain loopback federations have no such name to compare). */
+    const char *peer = http_req_peer_name(s->req);
+    const struct tb_bytes rc = s->audit.u.audit.requester_city;
+    if (peer != NULL && (strlen(peer) != rc.len || memcmp(peer, rc.ptr, rc.len) != 0)) {
+        (void)peer_doc_refuse(s, TB_EAUTH, 403, "wrong_requester_node",
+                              "the audit's requester city is not the member node that asks (%s)",
+                              peer);
+        return TB_EAUTH;
+    }
     return TB_OK;
 }
 
