@@ -17,6 +17,8 @@ TONGBAN=$tb timeout 280 "$root/scripts/demo" --once --suite "$suite" --dir "$wor
 grep -q "demo complete (--once)" "$work/out" || fail "the demo did not complete"
 [ "$(grep -c 'node says: VALID' "$work/out")" -eq 4 ] || fail "want 4 VALID answers from other cities"
 [ "$(grep -c 'node says: REVOKED' "$work/out")" -eq 1 ] || fail "the revocation was not seen"
+grep -q 'verify --offline -> exit 0, valid: ' "$work/out" || fail "the credential did not verify offline"
+grep -q 'verify --offline -> exit 3, revoked: ' "$work/out" || fail "the revoked card's credential was not revoked offline"
 grep -q "suite *$suite" "$work/out" || fail "the federation does not use $suite"
 for c in 371500 370100 370900 371400; do
   [ -s "$work/demo/$c/node.log" ] || fail "no log for city $c"
