@@ -246,6 +246,45 @@ static char *docstore_refusal_json(const struct docstore_refusal *r)
     return text;
 }
 
+/* Finds a subject's oldest refusal (keys sort by time) and counts up to the bound. */
+struct docstore_refusal_scan
+{
+    uint32_t count;
+    uint8_t oldest[STORE_KEY_BYTES_MAX];
+    size_t oldest_len;
+};
+
+static int docstore_refusal_visit(void *arg, struct tb_bytes key, struct tb_bytes value,
+                                  char *errmsg)
+{
+    struct docstore_refusal_scan *sc = arg;
+    (void)value;
+    (void)errmsg;
+    if (sc->count++ == 0 && key.len <= sizeof(sc->oldest)) {
+        memcpy(sc->oldest, key.ptr, key.len);
+        sc->oldest_len = key.len;
+    }
+    return 0;
+}
+
+/*
+ * Keeps at most DOCSTORE_REFUSALS_PER_SUBJECT refusals per subject: the oldest goes first.
+ * Only member nodes can cause refusals, and only for subjects with records here, but a
+ * misbehaving member must not be able to grow this node's disk without bound.
+ */
+static int docstore_refusal_trim(struct store_txn *txn, const uint8_t *prefix, size_t prefix_len,
+                                 char *errmsg)
+{
+    struct docstore_refusal_scan sc = {0};
+    struct store_visitor v = {.arg = &sc, .visit = docstore_refusal_visit};
+    uint32_t visited = 0;
+    int rv = store_scan(txn, STORE_DB_META, (struct tb_bytes){prefix, prefix_len}, NULL,
+                        DOCSTORE_REFUSALS_PER_SUBJECT, &v, &visited, errmsg);
+    if (rv == TB_OK && sc.count >= DOCSTORE_REFUSALS_PER_SUBJECT && sc.oldest_len > 0)
+        rv = store_del(txn, STORE_DB_META, (struct tb_bytes){sc.oldest, sc.oldest_len}, errmsg);
+    return rv;
+}
+
 int docstore_refusal_put(struct store *s, const struct docstore_refusal *r, char *errmsg)
 {
     static uint32_t seq; /* orders refusals within one millisecond; the loop is one thread */
@@ -265,6 +304,8 @@ int docstore_refusal_put(struct store *s, const struct docstore_refusal *r, char
     k[n + 10] = (uint8_t)(sq >> 8);
     k[n + 11] = (uint8_t)sq;
     int rv = store_begin_write(s, &txn, errmsg);
+    if (rv == TB_OK)
+        rv = docstore_refusal_trim(txn, k, n, errmsg);
     if (rv == TB_OK)
         rv = store_put(txn, STORE_DB_META, (struct tb_bytes){k, sizeof(k)},
                        (struct tb_bytes){(const uint8_t *)text, strlen(text)}, 0, errmsg);

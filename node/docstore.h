@@ -145,7 +145,10 @@ struct docstore_refusal
     uint64_t time_ms; /* the holding node's clock when refused */
 };
 
-/* Stores r in its own synced write transaction. Store errors, TB_ENOMEM. */
+#define DOCSTORE_REFUSALS_PER_SUBJECT 256u /* kept per subject; the oldest goes first */
+
+/* Stores r in its own synced write transaction, dropping the subject's oldest refusal when it
+ * has DOCSTORE_REFUSALS_PER_SUBJECT already. Store errors, TB_ENOMEM. */
 TB_MUST_CHECK int docstore_refusal_put(struct store *s, const struct docstore_refusal *r,
                                        char *errmsg);
 

@@ -269,6 +269,61 @@ static void consent_bookkeeping(void **state)
     tb_free(dir);
 }
 
+/* The first key the scan shows: the subject's oldest refusal. */
+static int first_key(void *arg, struct tb_bytes key, struct tb_bytes value, char *em)
+{
+    (void)value;
+    (void)em;
+    uint64_t *t = arg;
+    size_t off = DOCSTORE_PREFIX_BYTES + 32; /* prefix || subject || time_ms u64 || seq */
+    if (*t == 0 && key.len >= off + 8)
+        for (size_t i = 0; i < 8; i++)
+            *t = *t << 8 | key.ptr[off + i];
+    return 0;
+}
+
+static void refusals_bounded(void **state)
+{
+    (void)state;
+    char *dir = tb_strdup(t_tmpdir("docstore-refusals"));
+    char data[1024];
+    struct store *s = NULL;
+    struct store_txn *txn = NULL;
+    snprintf(data, sizeof(data), "%s/data", dir);
+    assert_int_equal(store_open(&s, data, MAP_BYTES, errmsg), TB_OK);
+    struct docstore_refusal r = {.code = "wrong_grantee"};
+    snprintf(r.requester_city, sizeof(r.requester_city), "370100");
+    snprintf(r.requester_agency, sizeof(r.requester_agency), "ag1");
+    memset(r.subject, 0xB0, 32);
+    for (uint64_t i = 0; i < 3; i++) { /* another subject's: never trimmed by A's */
+        r.time_ms = 1000 + i;
+        assert_int_equal(docstore_refusal_put(s, &r, errmsg), TB_OK);
+    }
+    memset(r.subject, 0xA0, 32);
+    for (uint64_t i = 0; i < DOCSTORE_REFUSALS_PER_SUBJECT + 10; i++) {
+        r.time_ms = 2000 + i;
+        assert_int_equal(docstore_refusal_put(s, &r, errmsg), TB_OK);
+    }
+    uint64_t entries = 0, oldest = 0;
+    uint8_t prefix[DOCSTORE_PREFIX_BYTES + 32];
+    memcpy(prefix, DOCSTORE_REFUSED_PREFIX, DOCSTORE_PREFIX_BYTES);
+    memset(prefix + DOCSTORE_PREFIX_BYTES, 0xA0, 32);
+    struct store_visitor v = {.arg = &oldest, .visit = first_key};
+    uint32_t visited = 0;
+    assert_int_equal(store_begin_read(s, &txn, errmsg), TB_OK);
+    assert_int_equal(store_count(txn, STORE_DB_META, &entries, errmsg), TB_OK);
+    assert_int_equal(store_scan(txn, STORE_DB_META, (struct tb_bytes){prefix, sizeof(prefix)}, NULL,
+                                1000, &v, &visited, errmsg),
+                     TB_OK);
+    store_abort(txn);
+    assert_int_equal(entries, DOCSTORE_REFUSALS_PER_SUBJECT + 3);
+    assert_int_equal(visited, DOCSTORE_REFUSALS_PER_SUBJECT);
+    assert_int_equal(oldest, 2000 + 10); /* the ten oldest went, in order */
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,6 +332,7 @@ int main(void)
         cmocka_unit_test(key_file_forms),
         cmocka_unit_test(store_put_get_tamper),
         cmocka_unit_test(consent_bookkeeping),
+        cmocka_unit_test(refusals_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
