@@ -494,7 +494,8 @@ static int ledger_record_from_block(struct ledger *l, struct store_txn *txn,
                                     char *errmsg)
 {
     struct tb_buf blk;
-    struct wire_block b = {0};
+    struct tb_bytes tx = {0};
+    size_t tx_count = 0;
     tb_buf_init(&blk, WIRE_BLOCK_BYTES_MAX);
     int rv = store_txloc_get(txn, id, &out->loc, errmsg);
     if (rv == TB_OK)
@@ -502,17 +503,19 @@ static int ledger_record_from_block(struct ledger *l, struct store_txn *txn,
     if (rv == TB_ENOTFOUND)
         rv = tb_fail(errmsg, TB_EIO, "record entry without its block (corrupt store)");
     if (rv == TB_OK) {
-        rv = wire_block_decode(blk.data, blk.len, &b, errmsg);
-        if (rv == TB_OK && out->loc.index >= b.tx_count)
+        /* The stored block was checked in full when applied: walk to the one tx only. */
+        rv = wire_block_spans(blk.data, blk.len, out->loc.index, NULL, &tx, &tx_count);
+        if (rv == TB_ENOTFOUND)
             rv = tb_fail(errmsg, TB_EIO, "txloc index past the block's txs (corrupt store)");
+        else if (rv != TB_OK)
+            rv = tb_fail(errmsg, TB_EMALFORMED, "not a block");
         if (rv == TB_OK)
-            rv = ledger_record_decode(envelope, b.txs[out->loc.index], out, errmsg);
+            rv = ledger_record_decode(envelope, tx, out, errmsg);
         if (rv == TB_EMALFORMED || rv == TB_ELIMIT) {
             tb_errmsg_wrapf(errmsg, "stored block %" PRIu64, out->loc.height);
             rv = TB_EIO;
         }
     }
-    wire_block_release(&b);
     tb_buf_release(&blk);
     if (rv != TB_OK)
         return rv;

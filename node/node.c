@@ -393,15 +393,14 @@ int node_tx_lookup(struct node *n, const uint8_t id[WIRE_HASH_BYTES], struct nod
     if (rc == TB_OK) {
         rc = node_committed_lookup(txn, id, out, errmsg);
         if (rc == TB_OK) {
-            struct wire_block b;
+            struct tb_bytes env = {0};
+            size_t count = 0;
             rc = store_block_get(txn, out->loc.height, &buf, errmsg);
-            if (rc == TB_OK && wire_block_decode(buf.data, buf.len, &b, errmsg) == TB_OK) {
-                if (out->loc.index < b.tx_count &&
-                    wire_tx_decode(b.txs[out->loc.index].ptr, b.txs[out->loc.index].len, &tx,
-                                   NULL) == TB_OK)
-                    out->kind = tx.kind;
-                wire_block_release(&b);
-            }
+            /* Checked in full when committed: walk to the one tx, do not decode the block. */
+            if (rc == TB_OK &&
+                wire_block_spans(buf.data, buf.len, out->loc.index, NULL, &env, &count) == TB_OK &&
+                wire_tx_decode(env.ptr, env.len, &tx, NULL) == TB_OK)
+                out->kind = tx.kind;
         } else if (rc == TB_ENOTFOUND) {
             rc = store_pending_get(txn, id, &buf, errmsg);
             if (rc == TB_OK) {

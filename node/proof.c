@@ -74,82 +74,12 @@ void proof_bundle_free(struct proof_bundle *b)
 /*
  * Reading one header or one tx out of a stored block without decoding the whole block: a
  * block of 1,000 records is ~300 KB, and a full strict decode (every envelope re-encoded)
- * costs far more than the rest of a bundle. The walker below only measures spans of the
+ * costs far more than the rest of a bundle. The walk (wire_block_spans) only measures spans of the
  * canonical msgpack subset a block is made of (uints, bins, strs, arrays; nil); the spans
  * it finds are then decoded strictly by wire_header_decode / wire_tx_decode, and the block
  * was checked in full when it was applied. The value is borrowed from LMDB through a
  * store_scan visitor, so only the header and the one envelope are copied.
- * NEEDSWORK: this belongs in wire/ (a wire_block_spans()); kept here so as not to touch
- * wire/ in this change.
  */
-#define PROOF_MP_DEPTH_MAX 8u
-
-static int proof_mp_skip(const uint8_t *p, size_t len, size_t *used, unsigned depth);
-
-static int proof_mp_len(const uint8_t *p, size_t len, size_t hdr, size_t *n)
-{
-    if (len < hdr)
-        return TB_EIO;
-    *n = 0;
-    for (size_t i = 1; i < hdr; i++)
-        *n = (*n << 8) | p[i];
-    return TB_OK;
-}
-
-/* The number of elements of the array at p and its header size. */
-static int proof_mp_array(const uint8_t *p, size_t len, size_t *count, size_t *hdr)
-{
-    if (len < 1)
-        return TB_EIO;
-    if ((p[0] & 0xf0u) == 0x90u) {
-        *count = p[0] & 0x0fu;
-        *hdr = 1;
-        return TB_OK;
-    }
-    *hdr = p[0] == 0xdcu ? 3 : p[0] == 0xddu ? 5 : 0;
-    if (*hdr == 0)
-        return TB_EIO;
-    return proof_mp_len(p, len, *hdr, count);
-}
-
-static int proof_mp_skip(const uint8_t *p, size_t len, size_t *used, unsigned depth)
-{
-    size_t hdr = 0, n = 0;
-    if (len < 1 || depth > PROOF_MP_DEPTH_MAX)
-        return TB_EIO;
-    uint8_t t = p[0];
-    if (t <= 0x7fu || t == 0xc0u) {
-        *used = 1;
-        return TB_OK;
-    }
-    if (t >= 0xccu && t <= 0xcfu) { /* uint 8..64 */
-        *used = 1 + ((size_t)1 << (t - 0xccu));
-        return len >= *used ? TB_OK : TB_EIO;
-    }
-    if ((t & 0xe0u) == 0xa0u) { /* fixstr */
-        *used = 1 + (t & 0x1fu);
-        return len >= *used ? TB_OK : TB_EIO;
-    }
-    if (t == 0xc4u || t == 0xd9u || t == 0xc5u || t == 0xdau || t == 0xc6u || t == 0xdbu) {
-        hdr = (t == 0xc4u || t == 0xd9u) ? 2 : (t == 0xc5u || t == 0xdau) ? 3 : 5;
-        if (proof_mp_len(p, len, hdr, &n) != TB_OK || n > len - hdr)
-            return TB_EIO;
-        *used = hdr + n;
-        return TB_OK;
-    }
-    if (proof_mp_array(p, len, &n, &hdr) != TB_OK)
-        return TB_EIO; /* maps and anything else never appear in a block's structure */
-    size_t off = hdr;
-    for (size_t i = 0; i < n; i++) {
-        size_t u = 0;
-        if (proof_mp_skip(p + off, len - off, &u, depth + 1) != TB_OK)
-            return TB_EIO;
-        off += u;
-    }
-    *used = off;
-    return TB_OK;
-}
-
 /* What to take out of a block, and what was found. */
 struct proof_pick
 {
@@ -164,33 +94,20 @@ struct proof_pick
 static int proof_pick_visit(void *arg, struct tb_bytes key, struct tb_bytes value, char *errmsg)
 {
     struct proof_pick *pk = arg;
-    const uint8_t *p = value.ptr;
-    size_t len = value.len, hlen = 0, off, hdr = 0;
+    struct tb_bytes header = {0}, tx = {0};
     (void)key;
-    if (len < 1 || p[0] != 0x92u || proof_mp_skip(p + 1, len - 1, &hlen, 1) != TB_OK)
-        return tb_fail(errmsg, TB_EIO, "stored block does not parse (corrupt store)");
-    if (wire_header_decode(p + 1, hlen, &pk->hdr, errmsg) != TB_OK)
-        return tb_fail(errmsg, TB_EIO, "stored block header does not decode (corrupt store)");
-    int rv = pk->header != NULL ? tb_buf_append(pk->header, p + 1, hlen) : TB_OK;
-    off = 1 + hlen;
-    if (rv == TB_OK && proof_mp_array(p + off, len - off, &pk->tx_count, &hdr) != TB_OK)
-        rv = tb_fail(errmsg, TB_EIO, "stored block tx list does not parse (corrupt store)");
-    if (rv != TB_OK || pk->index == UINT32_MAX) {
-        pk->found = rv == TB_OK;
-        return rv;
-    }
-    if (pk->index >= pk->tx_count)
+    int rv = wire_block_spans(value.ptr, value.len, pk->index == UINT32_MAX ? SIZE_MAX : pk->index,
+                              &header, pk->index == UINT32_MAX ? NULL : &tx, &pk->tx_count);
+    if (rv == TB_ENOTFOUND)
         return tb_fail(errmsg, TB_EIO, "tx %" PRIu32 " of a block of %zu (corrupt store)",
                        pk->index, pk->tx_count);
-    off += hdr;
-    for (uint32_t i = 0; i <= pk->index; i++) {
-        size_t u = 0;
-        if (proof_mp_skip(p + off, len - off, &u, 1) != TB_OK)
-            return tb_fail(errmsg, TB_EIO, "stored block tx %" PRIu32 " does not parse", i);
-        if (i == pk->index)
-            rv = tb_buf_append(pk->tx, p + off, u);
-        off += u;
-    }
+    if (rv != TB_OK)
+        return tb_fail(errmsg, TB_EIO, "stored block does not parse (corrupt store)");
+    if (wire_header_decode(header.ptr, header.len, &pk->hdr, errmsg) != TB_OK)
+        return tb_fail(errmsg, TB_EIO, "stored block header does not decode (corrupt store)");
+    rv = pk->header != NULL ? tb_buf_append(pk->header, header.ptr, header.len) : TB_OK;
+    if (rv == TB_OK && pk->index != UINT32_MAX)
+        rv = tb_buf_append(pk->tx, tx.ptr, tx.len);
     pk->found = rv == TB_OK;
     return rv;
 }

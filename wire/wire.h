@@ -252,6 +252,16 @@ TB_MUST_CHECK int wire_block_encode(const struct wire_header *h, const struct tb
 /* TB_ENOMEM if the tx list cannot be allocated; on any error *out needs no release. */
 TB_MUST_CHECK int wire_block_decode(const uint8_t *data, size_t len, struct wire_block *out,
                                     char *errmsg);
+
+/*
+ * Spans inside the bytes of a block this node already checked in full (a stored block):
+ * the header's bytes (header != NULL), the number of txs, and the envelope at index (tx !=
+ * NULL; index SIZE_MAX for none). A bounded structural walk, not a canonical check: decode
+ * what you take. TB_EMALFORMED (the bytes are not a block's shape), TB_ENOTFOUND (index past
+ * the txs). Views point into data.
+ */
+TB_MUST_CHECK int wire_block_spans(const uint8_t *data, size_t len, size_t index,
+                                   struct tb_bytes *header, struct tb_bytes *tx, size_t *tx_count);
 void wire_block_release(struct wire_block *b); /* frees txs; idempotent */
 
 enum wire_vote_type {
