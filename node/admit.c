@@ -56,16 +56,6 @@ static bool admit_batch_has(const struct node_admit_batch *b, const uint8_t id[W
     return false;
 }
 
-/* Committed? Fills loc. TB_OK / TB_ENOTFOUND / TB_EIO. */
-static int admit_committed_lookup(struct store_txn *txn, const uint8_t id[WIRE_HASH_BYTES],
-                                  struct node_tx_result *out, char *errmsg)
-{
-    int rc = store_txloc_get(txn, id, &out->loc, errmsg);
-    if (rc == TB_OK)
-        out->state = NODE_TX_COMMITTED;
-    return rc;
-}
-
 /* Decode, dedupe and check; TB_OK with out->state UNKNOWN means "new and acceptable". */
 static int admit_check(struct node *n, struct tb_bytes envelope, struct node_tx_result *out,
                        char *errmsg)
@@ -85,7 +75,7 @@ static int admit_check(struct node *n, struct tb_bytes envelope, struct node_tx_
     }
     rc = store_begin_read(n->store, &txn, errmsg);
     if (rc == TB_OK) {
-        rc = admit_committed_lookup(txn, out->id, out, errmsg);
+        rc = node_committed_lookup(txn, out->id, out, errmsg);
         if (rc == TB_ENOTFOUND)
             rc = ledger_check_tx(n->ledger, txn, envelope, node_now_ms(), &out->verdict);
     }

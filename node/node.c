@@ -366,17 +366,16 @@ bool node_writable(const struct node *n)
     return n->writable && !n->stopping;
 }
 
-/* ------------------------------------------------- admission is in admit.c */
+/* ------------------------------------- tx lookup (admission is in admit.c) */
 
-/* Committed? Fills loc. TB_OK / TB_ENOTFOUND / TB_EIO. */
-static int node_committed_lookup(struct store_txn *txn, const uint8_t id[WIRE_HASH_BYTES],
-                                 struct node_tx_result *out, char *errmsg)
+int node_committed_lookup(struct store_txn *txn, const uint8_t id[WIRE_HASH_BYTES],
+                          struct node_tx_result *out, char *errmsg)
 {
     int rc = store_txloc_get(txn, id, &out->loc, errmsg);
     if (rc != TB_OK)
         return rc;
     out->state = NODE_TX_COMMITTED;
-    memcpy(out->id, id, WIRE_HASH_BYTES);
+    memmove(out->id, id, WIRE_HASH_BYTES); /* admit.c passes out->id itself */
     return TB_OK;
 }
 

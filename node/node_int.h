@@ -214,6 +214,10 @@ uint64_t node_mono_ms(void);
 /* Marks the store failing (logs, counts, 503 to writers) or healthy again. */
 void node_store_failed(struct node *n, const char *what, int rc, const char *errmsg);
 
+/* Committed? state COMMITTED, id and loc filled. TB_OK / TB_ENOTFOUND / TB_EIO (node.c). */
+TB_MUST_CHECK int node_committed_lookup(struct store_txn *txn, const uint8_t id[WIRE_HASH_BYTES],
+                                        struct node_tx_result *out, char *errmsg);
+
 /*
  * Admission shared by the API path and gossip (admit.c): decode, dedupe, the ledger's check;
  * then the tx joins the group-commit batch and out->state is NODE_TX_QUEUED: done(arg, ...)
