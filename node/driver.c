@@ -173,8 +173,12 @@ static struct node_block *driver_block_find(struct node *n, uint64_t height, con
     return NULL;
 }
 
+/*
+ * Keeps a checked block. parent != NULL: the driver's scratch write log holds the writes
+ * of that check, made on top of parent; it moves into the kept block (a swap, no copy).
+ */
 static void driver_block_keep(struct node *n, uint64_t height, const uint8_t *id,
-                              struct tb_bytes bytes)
+                              struct tb_bytes bytes, const struct store_state *parent)
 {
     if (driver_block_find(n, height, id) != NULL)
         return;
@@ -188,11 +192,55 @@ static void driver_block_keep(struct node *n, uint64_t height, const uint8_t *id
     }
     tb_buf_reset(&victim->bytes);
     victim->used = false;
+    victim->prepared = false;
     if (tb_buf_append(&victim->bytes, bytes.ptr, bytes.len) != TB_OK)
         return;
     victim->used = true;
     victim->height = height;
     memcpy(victim->id, id, WIRE_HASH_BYTES);
+    struct store_writelog *scratch = &n->drv.scratch_writes;
+    if (parent != NULL && !scratch->broken && parent->height + 1 == height) {
+        struct store_writelog old = victim->writes;
+        victim->writes = *scratch;
+        *scratch = old;
+        victim->prepared = true;
+        victim->parent_height = parent->height;
+        memcpy(victim->parent_hash, parent->block_hash, WIRE_HASH_BYTES);
+    }
+}
+
+/* Frees the write logs of kept blocks at or below a committed height (they cannot apply). */
+static void driver_blocks_forget(struct node *n, uint64_t committed)
+{
+    for (unsigned i = 0; i < NODE_BLOCKS_KEPT; i++) {
+        struct node_block *b = &n->drv.blocks[i];
+        if (b->used && b->height <= committed && b->writes.buf.data != NULL) {
+            b->prepared = false;
+            store_writelog_release(&b->writes);
+        }
+    }
+    store_writelog_release(&n->drv.scratch_writes);
+}
+
+/* Begins the scratch transaction of a check, recording its writes. */
+static int driver_scratch_begin(struct node *n, struct store_txn **txn, struct store_state *parent,
+                                char *errmsg)
+{
+    int rc = store_begin_write(n->store, txn, errmsg);
+    if (rc != TB_OK)
+        return rc;
+    rc = store_state_get(*txn, parent, errmsg);
+    if (rc != TB_OK) {
+        store_abort(*txn);
+        *txn = NULL;
+        return rc;
+    }
+    struct store_writelog *log = &n->drv.scratch_writes;
+    tb_buf_reset(&log->buf);
+    log->count = 0;
+    log->broken = false;
+    store_txn_record(*txn, log);
+    return TB_OK;
 }
 
 /*
@@ -552,6 +600,40 @@ static void driver_mempool_prune(struct node *n, const struct wire_block *b)
     }
 }
 
+/*
+ * If this node checked the block on top of the state txn sees, replays that check's writes
+ * into txn and confirms the result is the header's state. true: done. false: nothing is
+ * to be replayed (txn untouched), or the replay failed, in which case txn was aborted and
+ * *txn is NULL: the caller begins a new one and applies the block in full.
+ */
+static bool driver_commit_replay(struct node *n, struct store_txn **txn, const struct wire_block *b)
+{
+    char err[TB_ERRMSG_SIZE] = "";
+    struct store_state st;
+    uint8_t id[WIRE_HASH_BYTES];
+    wire_block_hash(n->suite, b->header_bytes.ptr, b->header_bytes.len, id);
+    const struct node_block *kb = driver_block_find(n, b->header.height, id);
+    if (kb == NULL || !kb->prepared || store_state_get(*txn, &st, err) != TB_OK ||
+        st.height != kb->parent_height ||
+        memcmp(st.block_hash, kb->parent_hash, WIRE_HASH_BYTES) != 0)
+        return false;
+    int rc = store_writelog_replay(*txn, &kb->writes, err);
+    if (rc == TB_OK)
+        rc = store_state_get(*txn, &st, err);
+    /* The replayed writes must leave exactly the state the header names. */
+    if (rc == TB_OK && (st.height != b->header.height || st.log_size != b->header.log_size ||
+                        memcmp(st.block_hash, id, WIRE_HASH_BYTES) != 0 ||
+                        memcmp(st.log_root, b->header.log_root, CR_HASH_BYTES) != 0 ||
+                        memcmp(st.state_root, b->header.state_root, CR_HASH_BYTES) != 0))
+        rc = tb_fail(err, TB_EIO, "replayed state is not the header's");
+    if (rc == TB_OK)
+        return true;
+    node_log(NODE_LOG_WARN, "commit_replay_failed", err, "height=%" PRIu64, b->header.height);
+    store_abort(*txn);
+    *txn = NULL;
+    return false;
+}
+
 int driver_commit_block(struct node *n, struct tb_bytes block, struct tb_bytes cert, char *errmsg)
 {
     struct wire_block b;
@@ -563,7 +645,12 @@ int driver_commit_block(struct node *n, struct tb_bytes block, struct tb_bytes c
     uint64_t height = b.header.height;
     TB_ASSERT(height >= 1);
     rc = store_begin_write(n->store, &txn, errmsg);
+    bool replayed = false;
     if (rc == TB_OK) {
+        replayed = driver_commit_replay(n, &txn, &b);
+        rc = txn != NULL ? TB_OK : store_begin_write(n->store, &txn, errmsg);
+    }
+    if (rc == TB_OK && !replayed) {
         rc = ledger_apply_block(n->ledger, txn, block, &verdict);
         if (rc != TB_OK)
             tb_errmsg_setf(errmsg, "block %" PRIu64 " refused: %s: %s", height,
@@ -580,6 +667,11 @@ int driver_commit_block(struct node *n, struct tb_bytes block, struct tb_bytes c
         driver_mempool_prune(n, &b);
         if (height > n->drv.committed)
             n->drv.committed = height;
+        driver_blocks_forget(n, height);
+        if (replayed)
+            n->metrics.commit_replays++;
+        else
+            n->metrics.commit_applies++;
         n->drv.first_pending_ms = n->mempool.count == 0 ? 0 : node_mono_ms();
         n->metrics.committed_blocks++;
         n->metrics.committed_txs += b.tx_count;
@@ -661,7 +753,7 @@ static void driver_drop_txs(struct node *n, const struct ledger_verdict *skipped
 
 /* Builds a block from the oldest mempool txs into out. *taken 0: nothing valid to propose. */
 static int driver_build(struct node *n, uint64_t parent_time_ms, struct tb_buf *out, size_t *taken,
-                        char *errmsg)
+                        struct store_state *parent, bool *prepared, char *errmsg)
 {
     size_t max = n->mempool.count;
     const struct mempool_entry **order = tb_calloc(max + 1, sizeof(*order));
@@ -680,10 +772,14 @@ static int driver_build(struct node *n, uint64_t parent_time_ms, struct tb_buf *
             .block_bytes_max = bytes < WIRE_BLOCK_BYTES_MAX ? (size_t)bytes : WIRE_BLOCK_BYTES_MAX};
         uint64_t now = node_now_ms();
         uint64_t time_ms = now > parent_time_ms ? now : parent_time_ms + 1;
-        rc = store_begin_write(n->store, &txn, errmsg);
+        rc = driver_scratch_begin(n, &txn, parent, errmsg);
         if (rc == TB_OK)
             rc = ledger_build_block(n->ledger, txn, cands, count, time_ms, n->self_index, &lim, out,
                                     taken, skipped, &skipped_count, errmsg);
+        /* The block's own writes too, so that its commit can replay the lot. */
+        if (rc == TB_OK && *taken > 0)
+            *prepared = ledger_store_built(n->ledger, txn, (struct tb_bytes){out->data, out->len},
+                                           errmsg) == TB_OK;
         store_abort(txn); /* scratch, always */
     }
     /* Views into the mempool die when it changes: drop after the build is done. */
@@ -707,6 +803,8 @@ static void driver_try_build(struct node *n, struct driver_ctx *ctx)
         return;
     }
     struct ledger_tip tip;
+    struct store_state parent;
+    bool prepared = false;
     struct store_txn *txn = NULL;
     struct tb_buf block;
     size_t taken = 0;
@@ -717,14 +815,15 @@ static void driver_try_build(struct node *n, struct driver_ctx *ctx)
         rc = ledger_tip_get(n->ledger, txn, &tip, err);
     store_abort(txn);
     if (rc == TB_OK)
-        rc = driver_build(n, tip.time_ms, &block, &taken, err);
+        rc = driver_build(n, tip.time_ms, &block, &taken, &parent, &prepared, err);
     struct wire_block wb;
     if (rc == TB_OK && taken > 0 && wire_block_decode(block.data, block.len, &wb, err) == TB_OK) {
         uint8_t id[WIRE_HASH_BYTES];
         wire_block_hash(n->suite, wb.header_bytes.ptr, wb.header_bytes.len, id);
         TB_ASSERT(wb.header.height == d->need.height);
         wire_block_release(&wb);
-        driver_block_keep(n, d->need.height, id, (struct tb_bytes){block.data, block.len});
+        driver_block_keep(n, d->need.height, id, (struct tb_bytes){block.data, block.len},
+                          prepared ? &parent : NULL);
         struct cs_event ev;
         memset(&ev, 0, sizeof(ev));
         ev.type = CS_EVENT_BLOCK_READY;
@@ -855,7 +954,8 @@ static bool driver_block_valid(struct node *n, const struct driver_msg *dm)
               b.header.height == dm->height && b.header.proposer_index == dm->pm.from &&
               b.header.time_ms <= node_now_ms() + n->cfg.consensus.clock_skew_max_ms;
     wire_block_release(&b);
-    if (ok && store_begin_write(n->store, &txn, err) == TB_OK) {
+    struct store_state parent;
+    if (ok && driver_scratch_begin(n, &txn, &parent, err) == TB_OK) {
         int rc = ledger_apply_block(n->ledger, txn, blk, &verdict);
         ok = rc == TB_OK;
         store_abort(txn); /* only the verdict was wanted */
@@ -869,7 +969,7 @@ static bool driver_block_valid(struct node *n, const struct driver_msg *dm)
         ok = false;
     }
     if (ok)
-        driver_block_keep(n, dm->height, id, blk);
+        driver_block_keep(n, dm->height, id, blk, &parent);
     return ok;
 }
 
@@ -1113,8 +1213,11 @@ int driver_open(struct node *n, char *errmsg)
         if (d->timers[i].ev == NULL)
             return tb_fail(errmsg, TB_ENOMEM, "timer");
     }
-    for (unsigned i = 0; i < NODE_BLOCKS_KEPT; i++)
+    for (unsigned i = 0; i < NODE_BLOCKS_KEPT; i++) {
         tb_buf_init(&d->blocks[i].bytes, WIRE_BLOCK_BYTES_MAX);
+        store_writelog_init(&d->blocks[i].writes);
+    }
+    store_writelog_init(&d->scratch_writes);
     tb_buf_init(&d->commit_block, WIRE_BLOCK_BYTES_MAX);
     tb_buf_init(&d->commit_cert, WIRE_CERT_BYTES_MAX);
     d->committed = driver_committed_height(n);
@@ -1145,8 +1248,11 @@ void driver_close(struct node *n)
             event_free(d->timers[i].ev);
         d->timers[i].ev = NULL;
     }
-    for (unsigned i = 0; i < NODE_BLOCKS_KEPT; i++)
+    for (unsigned i = 0; i < NODE_BLOCKS_KEPT; i++) {
         tb_buf_release(&d->blocks[i].bytes);
+        store_writelog_release(&d->blocks[i].writes);
+    }
+    store_writelog_release(&d->scratch_writes);
     for (unsigned i = 0; i < NODE_HELD_MAX; i++)
         tb_buf_release(&d->held[i].bytes);
     for (uint32_t i = 0; i < d->outbox_count; i++)

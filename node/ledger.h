@@ -190,6 +190,18 @@ TB_MUST_CHECK int ledger_build_block(struct ledger *l, struct store_txn *txn,
                                      size_t *taken, struct ledger_verdict *skipped,
                                      size_t *skipped_count, char *errmsg);
 
+/*
+ * After ledger_build_block returned TB_OK in txn and before anything else writes to txn:
+ * also stores the block it built (block: those bytes), its hash, the new state and the tip
+ * time, exactly as ledger_apply_block would after applying it. Then txn holds every write
+ * the block's commit makes, which a proposer records (store_txn_record) so that its commit
+ * replays them instead of applying its own block again. The caller still aborts txn.
+ * TB_EINVAL if block is not a block for the state in txn (height, parent), TB_EMALFORMED
+ * if it does not decode, store errors otherwise.
+ */
+TB_MUST_CHECK int ledger_store_built(struct ledger *l, struct store_txn *txn, struct tb_bytes block,
+                                     char *errmsg);
+
 /* ------------------------------------------------------------------ queries */
 
 /* The latest committed state and its block time. TB_EIO, TB_ENOTFOUND (not opened). */

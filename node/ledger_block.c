@@ -368,6 +368,32 @@ int ledger_apply_block(struct ledger *l, struct store_txn *txn, struct tb_bytes 
     return rv;
 }
 
+int ledger_store_built(struct ledger *l, struct store_txn *txn, struct tb_bytes block, char *errmsg)
+{
+    struct ledger_tip tip;
+    struct wire_block b;
+    TB_ASSERT(l != NULL && txn != NULL && store_txn_writable(txn));
+    int rv = ledger_tip_get(l, txn, &tip, errmsg);
+    if (rv != TB_OK)
+        return rv;
+    rv = wire_block_decode(block.ptr, block.len, &b, errmsg);
+    if (rv != TB_OK)
+        return rv;
+    const struct wire_header *h = &b.header;
+    if (h->height != tip.state.height + 1 ||
+        memcmp(h->prev_block_hash, tip.state.block_hash, WIRE_HASH_BYTES) != 0) {
+        wire_block_release(&b);
+        return tb_fail(errmsg, TB_EINVAL, "built block %" PRIu64 " does not follow height %" PRIu64,
+                       h->height, tip.state.height);
+    }
+    struct store_state st = {.height = h->height, .log_size = h->log_size};
+    memcpy(st.log_root, h->log_root, CR_HASH_BYTES);
+    memcpy(st.state_root, h->state_root, CR_HASH_BYTES);
+    rv = ledger_store_block(l, txn, &b, block, &st, errmsg);
+    wire_block_release(&b);
+    return rv;
+}
+
 /* ------------------------------------------------------------------ build */
 
 static int ledger_build_check_args(const struct ledger *l, uint64_t time_ms,

@@ -70,6 +70,12 @@ static void metrics_render(struct node *n, struct tb_buf *b, bool *ok)
                     m->peer_msgs_bad);
     metrics_counter(b, ok, "tongban_admit_batches_total", "Group commits of admitted txs.",
                     "counter", m->admit_batches);
+    metrics_counter(b, ok, "tongban_commit_replays_total",
+                    "Blocks committed by replaying the writes of their check.", "counter",
+                    m->commit_replays);
+    metrics_counter(b, ok, "tongban_commit_applies_total",
+                    "Blocks committed by applying them in full (block sync, or no replay).",
+                    "counter", m->commit_applies);
     metrics_counter(b, ok, "tongban_gossip_messages_total", "Tx gossip messages sent.", "counter",
                     m->gossip_msgs_out);
     metrics_counter(b, ok, "tongban_gossip_dropped_total", "Txs not gossiped: peer queue full.",

@@ -89,6 +89,8 @@ struct node_metrics
     uint64_t peer_msgs_bad;
     uint64_t txs_gossiped_in;
     uint64_t admit_batches;   /* group commits of admitted txs (admit.c) */
+    uint64_t commit_replays;  /* blocks committed by replaying their check's writes */
+    uint64_t commit_applies;  /* blocks committed by applying them (sync, or no replay) */
     uint64_t gossip_msgs_out; /* POST /v1/peer/txs sent */
     uint64_t gossip_dropped;  /* txs not gossiped: a peer's queue was full */
 };
@@ -127,6 +129,12 @@ struct node_block
     uint64_t height;
     uint8_t id[WIRE_HASH_BYTES];
     struct tb_buf bytes;
+    /* The writes checking it made (store.h write log), valid on top of the state at
+     * parent_height / parent_hash: its commit replays them instead of applying it again. */
+    bool prepared;
+    uint64_t parent_height;
+    uint8_t parent_hash[WIRE_HASH_BYTES];
+    struct store_writelog writes;
 };
 
 struct node_held
@@ -171,6 +179,7 @@ struct node_driver
     uint64_t first_pending_ms;
     struct node_timer timers[3]; /* propose, prevote, precommit */
     struct node_block blocks[NODE_BLOCKS_KEPT];
+    struct store_writelog scratch_writes; /* the check in progress; swapped into a kept block */
     struct node_held held[NODE_HELD_MAX];
     struct tb_buf outbox[NODE_OUTBOX_MAX];
     uint32_t outbox_count;

@@ -2,6 +2,7 @@
 add_library(tb_store STATIC
   ${CMAKE_CURRENT_LIST_DIR}/store_lmdb.c
   ${CMAKE_CURRENT_LIST_DIR}/store_typed.c
+  ${CMAKE_CURRENT_LIST_DIR}/store_writelog.c
   ${CMAKE_CURRENT_LIST_DIR}/store_trees.c
 )
 target_include_directories(tb_store PUBLIC ${CMAKE_CURRENT_LIST_DIR})

@@ -373,6 +373,46 @@ TB_MUST_CHECK int store_evidence_put(struct store_txn *txn, uint64_t height, uin
 struct cr_log_store store_log_tree(struct store *s);
 struct cr_smt_store store_smt_tree(struct store *s);
 
+/* ------------------------------------------------------------ write log */
+
+/*
+ * Recording a transaction's writes to perform them again on another one. A block is
+ * applied twice by every node: once in a scratch transaction to check it before voting
+ * (then aborted), and again when it commits. With a write log the second time replays the
+ * writes the first one made instead of re-running the ledger (decoding, checks, the status
+ * tree's reads and hashes): valid only when the store's state is still the one the block
+ * was checked against, which the caller (node/driver.c) checks.
+ *
+ * While txn records into log, every successful store_put (with its flags) and every
+ * store_del attempt (found or not) on txn is appended to log. A log that would pass
+ * STORE_WRITELOG_BYTES_MAX, or meets an allocation failure, is marked broken and cannot be
+ * replayed; the transaction itself is never affected by recording.
+ */
+#define STORE_WRITELOG_BYTES_MAX (64u * 1024u * 1024u)
+
+struct store_writelog
+{
+    struct tb_buf buf; /* records: op(1) db(1) flags(1) key_len u16 value_len u32 key value */
+    uint32_t count;
+    bool broken;
+};
+
+void store_writelog_init(struct store_writelog *log); /* empty; allocates nothing */
+void store_writelog_release(struct store_writelog *log);
+/* Starts recording txn's writes into log (write transactions only; log outlives txn's use). */
+void store_txn_record(struct store_txn *txn, struct store_writelog *log);
+/*
+ * Performs the recorded writes on txn in order: puts with their recorded flags, deletes as
+ * delete-if-present (a pending entry may have come or gone since). TB_EINVAL for a broken
+ * log; any store error (TB_EEXIST: the state is not the recorded one): the caller must then
+ * abort txn, since part of the log may have been written.
+ */
+TB_MUST_CHECK int store_writelog_replay(struct store_txn *txn, const struct store_writelog *log,
+                                        char *errmsg);
+/* Used by store_lmdb.c: appends one record (op 'p' put, 'd' delete). */
+void store_writelog_note(struct store_writelog *log, uint8_t op, enum store_db db, uint32_t flags,
+                         struct tb_bytes key, struct tb_bytes value);
+
 /* ----------------------------------------------------------- fault hook */
 
 enum store_fault_ops {

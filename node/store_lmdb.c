@@ -67,6 +67,7 @@ struct store_txn
     bool write;
     int failed; /* first error of a write transaction; it can then only abort */
     char failed_msg[TB_ERRMSG_SIZE]; /* and its message, repeated by later calls */
+    struct store_writelog *record;   /* writes are noted here too, or NULL (store.h) */
 };
 
 /* The store whose write transaction this thread holds: a second begin would deadlock. */
@@ -400,6 +401,8 @@ int store_put(struct store_txn *txn, enum store_db db, struct tb_bytes key, stru
         int code = store_mdb_fail(txn->store, rc, errmsg, "put into %s", store_db_names[db]);
         return store_txn_fail(txn, code, errmsg);
     }
+    if (txn->record != NULL)
+        store_writelog_note(txn->record, 'p', db, flags, key, value);
     return TB_OK;
 }
 
@@ -454,6 +457,12 @@ int store_get_exact(struct store_txn *txn, enum store_db db, struct tb_bytes key
     return TB_OK;
 }
 
+void store_txn_record(struct store_txn *txn, struct store_writelog *log)
+{
+    TB_ASSERT(txn != NULL && txn->write);
+    txn->record = log;
+}
+
 int store_del(struct store_txn *txn, enum store_db db, struct tb_bytes key, char *errmsg)
 {
     int rv = store_key_check(db, key, errmsg);
@@ -461,6 +470,8 @@ int store_del(struct store_txn *txn, enum store_db db, struct tb_bytes key, char
         rv = store_write_gate(txn, db, errmsg);
     if (rv != TB_OK)
         return rv;
+    if (txn->record != NULL) /* the attempt: a replay deletes if present */
+        store_writelog_note(txn->record, 'd', db, 0, key, (struct tb_bytes){NULL, 0});
     MDB_val k = {.mv_size = key.len, .mv_data = (void *)key.ptr};
     int rc = mdb_del(txn->txn, txn->store->dbi[db], &k, NULL);
     if (rc == MDB_NOTFOUND) /* LMDB leaves the transaction usable */
