@@ -7,14 +7,24 @@
  * Key bits are read from the most significant bit of key[0] down; bit 0 selects the
  * root's child, 0 = left.
  *
- * Nodes are content-addressed and immutable: node hash -> (left, right) for inner nodes
- * and leaf hash -> (key, value_hash) for leaves, never overwritten. An update returns a
- * new root and leaves every older root intact, so the caller keeps one root per version
- * and can prove against any of them. The store is a vtable (in-memory here, LMDB in
- * node/); every call passes the caller's opaque `txn` through to it.
+ * Nodes are immutable and location-addressed: the store gives every node it is handed
+ * a new 64-bit LOCATION, larger than every earlier one (so a disk store appends one
+ * batch's nodes to fresh pages), and an inner node keeps its children's locations next
+ * to their hashes, so a walk from a root needs no hash index. The store also maps each
+ * root hash to its location (root_put/root_get), one entry per update. An update returns
+ * a new root and leaves every older root intact, so the caller keeps one root per
+ * version and can prove against any of them. Nodes are not deduplicated: the same
+ * content put twice gets two locations, which costs space and nothing else. The
+ * store is a vtable (in-memory here, LMDB in node/); every call passes the caller's
+ * opaque `txn` through to it.
  *
- * Must never: trust a proof or store contents (errors, not asserts), or recurse deeper
- * than 256 levels.
+ * Why the locations are safe although no hash covers them: the tree re-hashes every
+ * node it reads and compares the result with the hash its parent (or the root) says
+ * the child must have. A wrong or missing location, a swapped or corrupt node gives
+ * TB_EIO, never a wrong answer; hashes, roots and proofs are exactly those of DESIGN 3.6.
+ *
+ * Must never: trust a proof or store contents, locations included (errors, not
+ * asserts), or recurse deeper than 256 levels.
  */
 #ifndef CR_SMT_H
 #define CR_SMT_H
@@ -37,28 +47,42 @@ enum cr_smt_node_kind {
     CR_SMT_NODE_INNER = 2, /* a = left child hash, b = right child hash */
 };
 
-/* A stored node; its address is its hash. */
+/*
+ * A stored node. Its hash is H(0x00 || a || b) for a leaf, H(0x01 || a || b) for an
+ * inner node; a_loc and b_loc are not hashed. Inner node: the locations of the left
+ * and right children, 0 exactly for an empty (zero-hash) child. Leaf: both 0.
+ */
 struct cr_smt_node
 {
     uint8_t kind; /* enum cr_smt_node_kind */
     uint8_t a[CR_HASH_BYTES];
     uint8_t b[CR_HASH_BYTES];
+    uint64_t a_loc;
+    uint64_t b_loc;
 };
 
 /*
- * Node storage. get copies the node whose hash is `hash` into out: TB_ENOTFOUND if
- * absent (a corrupt store for the tree), or another TB_E* from the backend, with a
- * reason in errmsg (TB_ERRMSG_SIZE bytes). put stores a node under its hash; putting an
- * existing node again is a no-op. The tree re-hashes every node it reads, so a store
- * that returns the wrong bytes gives TB_EIO rather than a wrong root.
+ * Node storage; every call returns TB_OK or a negative TB_E* with a reason in errmsg
+ * (TB_ERRMSG_SIZE bytes).
+ *   get       copies the node stored at loc (never 0) into out; TB_ENOTFOUND if none
+ *   put       stores a copy of node at a new location, written to *loc: larger than
+ *             every location handed out before, never 0. Content is not deduplicated.
+ *   root_put  remembers that the tree whose root hash is `hash` starts at loc; a root
+ *             already known is TB_OK and keeps its first location
+ *   root_get  the location of root `hash`; TB_ENOTFOUND if unknown
+ * The empty tree (32 zero bytes) is never stored nor registered. The tree checks
+ * everything get returns against the hashes it expects (see above), so a store that
+ * returns the wrong node gives TB_EIO rather than a wrong root.
  */
 struct cr_smt_store
 {
     void *impl;
-    int (*get)(void *impl, void *txn, const uint8_t hash[CR_HASH_BYTES], struct cr_smt_node *out,
-               char *errmsg);
-    int (*put)(void *impl, void *txn, const uint8_t hash[CR_HASH_BYTES],
-               const struct cr_smt_node *node, char *errmsg);
+    int (*get)(void *impl, void *txn, uint64_t loc, struct cr_smt_node *out, char *errmsg);
+    int (*put)(void *impl, void *txn, const struct cr_smt_node *node, uint64_t *loc, char *errmsg);
+    int (*root_put)(void *impl, void *txn, const uint8_t hash[CR_HASH_BYTES], uint64_t loc,
+                    char *errmsg);
+    int (*root_get)(void *impl, void *txn, const uint8_t hash[CR_HASH_BYTES], uint64_t *loc,
+                    char *errmsg);
 };
 
 /* One change of a batch: set key to value_hash, or remove key (value_hash ignored). */
@@ -128,15 +152,22 @@ void cr_smt_release(struct cr_smt *tree);
  * Applies ops[0..count) to the tree whose root is `root` and writes the new root into
  * new_root (which may alias root). Within a batch a later op on the same key wins;
  * removing an absent key is a no-op. Only new nodes are put; nothing is overwritten.
- * TB_ENOMEM (scratch), or a store error (errmsg names the node; TB_EIO for a node whose
- * bytes do not hash to its address or a tree deeper than 256). On failure new_root is
- * untouched; nodes already put are unreachable garbage, harmless to a later retry.
+ * A non-empty new root is registered with the store's root_put. TB_ENOMEM (scratch),
+ * or a store error: for a root the store does not know, its error with errmsg naming
+ * the root; otherwise errmsg names the node (TB_EIO for a node that is missing or does
+ * not hash to what its parent says, inconsistent locations, or a tree deeper than 256;
+ * other store errors as they are). On failure
+ * new_root is untouched; nodes already put are unreachable garbage, harmless to a later
+ * retry.
  */
 TB_MUST_CHECK int cr_smt_update(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
                                 const struct cr_smt_op *ops, size_t count,
                                 uint8_t new_root[CR_HASH_BYTES]);
 
-/* Looks key up: *found = 1 and value_hash filled, or *found = 0. Store errors as above. */
+/*
+ * Looks key up: *found = 1 and value_hash filled, or *found = 0. Store errors as above
+ * (root must be empty or known to the store).
+ */
 TB_MUST_CHECK int cr_smt_get(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
                              const uint8_t key[CR_SMT_KEY_BYTES], uint8_t value_hash[CR_HASH_BYTES],
                              int *found);
@@ -176,17 +207,25 @@ TB_MUST_CHECK int cr_smt_proof_encode(const struct cr_smt_proof *proof, uint8_t 
 TB_MUST_CHECK int cr_smt_proof_decode(const uint8_t *data, size_t len, struct cr_smt_proof *proof);
 
 /*
- * In-memory store: an open-addressing hash table of slot indexes into chunked arrays of
- * nodes (about 110 bytes per node). It only grows; every node ever put stays, as the
- * contract asks. For tests, the bench and tools.
+ * In-memory store: nodes in chunked arrays, location = index + 1 (get is an array
+ * lookup), and an open-addressing table of root hash -> location (about 90 bytes per
+ * node). It only grows; every node ever put stays, as the contract asks. For tests,
+ * the bench and tools.
  */
+struct cr_smt_mem_root
+{
+    uint8_t hash[CR_HASH_BYTES];
+    uint64_t loc; /* 0 = empty slot */
+};
+
 struct cr_smt_mem
 {
-    uint64_t *slots;   /* (node index + 1) << 32 | tag; 0 = empty */
-    size_t slot_count; /* a power of two */
-    struct cr_smt_mem_entry **chunks;
+    struct cr_smt_node **chunks;
     size_t chunk_count;
     size_t node_count;
+    struct cr_smt_mem_root *roots; /* the root table */
+    size_t root_slots;             /* a power of two, or 0 */
+    size_t root_count;
 };
 
 void cr_smt_mem_init(struct cr_smt_mem *mem); /* cannot fail; allocates nothing */

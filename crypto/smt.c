@@ -1,15 +1,19 @@
 /*
- * The status tree: batch updates over content-addressed nodes, lookups, proofs, and the
- * pure proof verifier (DESIGN 3.6; the compact form is described in cr_smt.h).
+ * The status tree: batch updates over location-addressed nodes, lookups, proofs, and the
+ * pure proof verifier (DESIGN 3.6; the compact form and the store are described in
+ * cr_smt.h).
  *
  * An update sorts the batch by key and walks the old tree and the batch together, so a
  * prefix shared by many keys is read and hashed once. Where the old tree has an empty
  * subtree or a single leaf, the new subtree is built from the remaining ops (plus that
  * leaf, unless an op names its key). Results climb with their kind, so that a subtree
- * left with one leaf collapses to that leaf's hash without rehashing.
+ * left with one leaf collapses to that leaf's hash (and location) without rehashing.
+ * Every subtree travels as hash + location: a node is read by its location and must hash
+ * to the hash its parent (or the root) names.
  *
- * Must never: trust a proof, or a node from the store without re-hashing it; recurse
- * past 256 levels; overwrite a node.
+ * Must never: trust a proof, or a node from the store without re-hashing it against the
+ * hash its parent names; follow a location whose hash it does not know; recurse past 256
+ * levels; overwrite a node.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +34,12 @@ enum smt_kind {
     SMT_UNKNOWN = 3, /* an untouched subtree: read it only if its kind matters */
 };
 
-/* A subtree's hash with what is known of its shape. */
+/* A subtree's hash and location (0 for the empty one) with what is known of its shape. */
 struct smt_sub
 {
     uint8_t hash[CR_HASH_BYTES];
     uint8_t kind; /* enum smt_kind */
+    uint64_t loc;
 };
 
 static int smt_bit(const uint8_t key[CR_SMT_KEY_BYTES], uint32_t depth)
@@ -83,6 +88,8 @@ int cr_smt_init(struct cr_smt *tree, enum cr_suite suite, const struct cr_smt_st
     TB_ASSERT(store != NULL);
     TB_ASSERT(store->get != NULL);
     TB_ASSERT(store->put != NULL);
+    TB_ASSERT(store->root_put != NULL);
+    TB_ASSERT(store->root_get != NULL);
     memset(tree, 0, sizeof(*tree));
     tree->suite = suite;
     tree->store = *store;
@@ -108,49 +115,93 @@ static void smt_errmsg_node(struct cr_smt *tree, const char *what,
     tb_errmsg_wrapf(tree->errmsg, "%s status node %s", what, hex);
 }
 
-/* Reads a node and checks that its bytes hash to the address it was asked for. */
-static int smt_read(struct cr_smt *tree, void *txn, const uint8_t hash[CR_HASH_BYTES],
+/* Inner node: a location exactly for each non-empty child. Leaf: no locations. */
+static int smt_locs_ok(const struct cr_smt_node *node)
+{
+    if (node->kind == CR_SMT_NODE_LEAF) {
+        return node->a_loc == 0 && node->b_loc == 0;
+    }
+    return smt_is_zero(node->a) == (node->a_loc == 0) && smt_is_zero(node->b) == (node->b_loc == 0);
+}
+
+/*
+ * Reads the node at loc and checks that its bytes hash to `hash`, the hash its parent
+ * (or the root) names: a wrong location or corrupt bytes are TB_EIO.
+ */
+static int smt_read(struct cr_smt *tree, void *txn, const uint8_t hash[CR_HASH_BYTES], uint64_t loc,
                     struct cr_smt_node *node)
 {
     uint8_t check[CR_HASH_BYTES];
     TB_ASSERT(!smt_is_zero(hash)); /* the empty subtree is never stored */
-    int rv = tree->store.get(tree->store.impl, txn, hash, node, tree->errmsg);
+    if (loc == 0) {
+        tb_errmsg_setf(tree->errmsg, "no location");
+        smt_errmsg_node(tree, "read", hash);
+        return TB_EIO;
+    }
+    int rv = tree->store.get(tree->store.impl, txn, loc, node, tree->errmsg);
     if (rv != TB_OK) {
         TB_ASSERT(rv < 0);
         smt_errmsg_node(tree, "read", hash);
-        return rv;
+        /* A checked parent or a known root names it: missing means a corrupt store. */
+        return rv == TB_ENOTFOUND ? TB_EIO : rv;
     }
     if (node->kind != CR_SMT_NODE_LEAF && node->kind != CR_SMT_NODE_INNER) {
-        tb_errmsg_setf(tree->errmsg, "bad kind %u", (unsigned)node->kind);
+        tb_errmsg_setf(tree->errmsg, "bad kind %u at location %llu", (unsigned)node->kind,
+                       (unsigned long long)loc);
         smt_errmsg_node(tree, "read", hash);
         return TB_EIO;
     }
     smt_hash3(&tree->hasher, node->kind == CR_SMT_NODE_LEAF ? 0x00 : 0x01, node->a, node->b, check);
     if (memcmp(check, hash, CR_HASH_BYTES) != 0) {
-        tb_errmsg_setf(tree->errmsg, "content does not match its hash");
+        tb_errmsg_setf(tree->errmsg, "location %llu holds another node", (unsigned long long)loc);
+        smt_errmsg_node(tree, "read", hash);
+        return TB_EIO;
+    }
+    if (!smt_locs_ok(node)) {
+        tb_errmsg_setf(tree->errmsg, "child locations do not match its children");
         smt_errmsg_node(tree, "read", hash);
         return TB_EIO;
     }
     return TB_OK;
 }
 
-/* Hashes and stores a node; out gets its hash. */
-static int smt_write(struct cr_smt *tree, void *txn, uint8_t kind, const uint8_t a[CR_HASH_BYTES],
-                     const uint8_t b[CR_HASH_BYTES], struct smt_sub *out)
+/* Hashes and stores a node; out gets its hash, kind and new location. */
+static int smt_write(struct cr_smt *tree, void *txn, uint8_t kind, const struct smt_sub *a,
+                     const struct smt_sub *b, struct smt_sub *out)
 {
     struct cr_smt_node node;
     TB_ASSERT(kind == CR_SMT_NODE_LEAF || kind == CR_SMT_NODE_INNER);
+    memset(&node, 0, sizeof(node));
     node.kind = kind;
-    memcpy(node.a, a, CR_HASH_BYTES);
-    memcpy(node.b, b, CR_HASH_BYTES);
-    smt_hash3(&tree->hasher, kind == CR_SMT_NODE_LEAF ? 0x00 : 0x01, a, b, out->hash);
+    memcpy(node.a, a->hash, CR_HASH_BYTES);
+    memcpy(node.b, b->hash, CR_HASH_BYTES);
+    if (kind == CR_SMT_NODE_INNER) {
+        node.a_loc = a->loc;
+        node.b_loc = b->loc;
+        TB_ASSERT(smt_locs_ok(&node));
+    }
+    smt_hash3(&tree->hasher, kind == CR_SMT_NODE_LEAF ? 0x00 : 0x01, node.a, node.b, out->hash);
     out->kind = kind == CR_SMT_NODE_LEAF ? SMT_LEAF : SMT_INNER;
-    int rv = tree->store.put(tree->store.impl, txn, out->hash, &node, tree->errmsg);
+    out->loc = 0;
+    int rv = tree->store.put(tree->store.impl, txn, &node, &out->loc, tree->errmsg);
     if (rv != TB_OK) {
         TB_ASSERT(rv < 0);
         smt_errmsg_node(tree, "put", out->hash);
+        return rv;
     }
-    return rv;
+    TB_ASSERT(out->loc != 0);
+    return TB_OK;
+}
+
+/* Stores the leaf of op: key and value hash are the two halves smt_write takes. */
+static int smt_write_leaf(struct cr_smt *tree, void *txn, const struct cr_smt_op *op,
+                          struct smt_sub *out)
+{
+    struct smt_sub key = {.loc = 0};
+    struct smt_sub value = {.loc = 0};
+    memcpy(key.hash, op->key, CR_SMT_KEY_BYTES);
+    memcpy(value.hash, op->value_hash, CR_HASH_BYTES);
+    return smt_write(tree, txn, CR_SMT_NODE_LEAF, &key, &value, out);
 }
 
 /* First op in sorted ops[0..n) whose key has bit `depth` set (all share the bits above). */
@@ -196,12 +247,12 @@ static int smt_ops_have(const struct cr_smt_op *const *ops, size_t n,
 
 /*
  * Builds the subtree at `depth` that holds the upserts of ops[0..n) plus `extra`, an
- * existing leaf (hash extra_hash) that no op names, or NULL. Keys are distinct, so two
- * of them split before depth 256.
+ * existing leaf (hash and location in extra_sub) that no op names, or NULL. Keys are
+ * distinct, so two of them split before depth 256.
  */
 static int smt_build(struct cr_smt *tree, void *txn, uint32_t depth,
                      const struct cr_smt_op *const *ops, size_t n, const struct cr_smt_node *extra,
-                     const uint8_t *extra_hash, struct smt_sub *out)
+                     const struct smt_sub *extra_sub, struct smt_sub *out)
 {
     size_t live = extra != NULL ? 1 : 0;
     const struct cr_smt_op *last = NULL;
@@ -214,16 +265,17 @@ static int smt_build(struct cr_smt *tree, void *txn, uint32_t depth,
     if (live == 0) {
         memset(out->hash, 0, CR_HASH_BYTES);
         out->kind = SMT_EMPTY;
+        out->loc = 0;
         return TB_OK;
     }
     if (live == 1) {
         if (extra != NULL) {
-            memcpy(out->hash, extra_hash, CR_HASH_BYTES); /* already stored */
-            out->kind = SMT_LEAF;
+            *out = *extra_sub; /* already stored: keeps its location */
+            TB_ASSERT(out->kind == SMT_LEAF && out->loc != 0);
             return TB_OK;
         }
         TB_ASSERT(last != NULL);
-        return smt_write(tree, txn, CR_SMT_NODE_LEAF, last->key, last->value_hash, out);
+        return smt_write_leaf(tree, txn, last, out);
     }
     TB_ASSERT(depth < CR_SMT_DEPTH_MAX);
     struct smt_sub left;
@@ -231,16 +283,16 @@ static int smt_build(struct cr_smt *tree, void *txn, uint32_t depth,
     size_t split = smt_split(ops, n, depth);
     int extra_right = extra != NULL && smt_bit(extra->a, depth);
     int rv = smt_build(tree, txn, depth + 1, ops, split, extra_right ? NULL : extra,
-                       extra_right ? NULL : extra_hash, &left);
+                       extra_right ? NULL : extra_sub, &left);
     if (rv == TB_OK) {
         rv = smt_build(tree, txn, depth + 1, ops + split, n - split, extra_right ? extra : NULL,
-                       extra_right ? extra_hash : NULL, &right);
+                       extra_right ? extra_sub : NULL, &right);
     }
     if (rv != TB_OK) {
         return rv;
     }
     /* Two or more leaves below: never collapses, even if one side is empty. */
-    return smt_write(tree, txn, CR_SMT_NODE_INNER, left.hash, right.hash, out);
+    return smt_write(tree, txn, CR_SMT_NODE_INNER, &left, &right, out);
 }
 
 /* Whether a and b agree on their first `bits` bits. */
@@ -268,39 +320,39 @@ static int smt_join(struct cr_smt *tree, void *txn, struct smt_sub *left, struct
     for (int i = 0; i < 2; i++) {
         if (sides[i]->kind == SMT_UNKNOWN && smt_is_zero(sides[i]->hash)) {
             sides[i]->kind = SMT_EMPTY;
+            sides[i]->loc = 0;
         }
     }
     if (left->kind == SMT_EMPTY || right->kind == SMT_EMPTY) {
         struct smt_sub *other = left->kind == SMT_EMPTY ? right : left;
         if (other->kind == SMT_UNKNOWN) {
             struct cr_smt_node node;
-            int rv = smt_read(tree, txn, other->hash, &node);
+            int rv = smt_read(tree, txn, other->hash, other->loc, &node);
             if (rv != TB_OK) {
                 return rv;
             }
             other->kind = node.kind == CR_SMT_NODE_LEAF ? SMT_LEAF : SMT_INNER;
         }
         if (other->kind != SMT_INNER) {
-            *out = *other; /* empty or a single leaf: the subtree is that */
+            *out = *other; /* empty or a single leaf, location and all: the subtree is that */
             return TB_OK;
         }
     }
     TB_ASSERT(left->kind != SMT_EMPTY || right->kind != SMT_EMPTY);
-    return smt_write(tree, txn, CR_SMT_NODE_INNER, left->hash, right->hash, out);
+    return smt_write(tree, txn, CR_SMT_NODE_INNER, left, right, out);
 }
 
-/* Applies sorted, distinct ops[0..n) (n > 0) to the subtree `hash` at `depth`. */
-static int smt_update_at(struct cr_smt *tree, void *txn, const uint8_t hash[CR_HASH_BYTES],
-                         uint32_t depth, const struct cr_smt_op *const *ops, size_t n,
-                         struct smt_sub *out)
+/* Applies sorted, distinct ops[0..n) (n > 0) to the subtree `at` at `depth`. */
+static int smt_update_at(struct cr_smt *tree, void *txn, const struct smt_sub *at, uint32_t depth,
+                         const struct cr_smt_op *const *ops, size_t n, struct smt_sub *out)
 {
     struct cr_smt_node node;
     TB_ASSERT(n > 0);
     TB_ASSERT(depth <= CR_SMT_DEPTH_MAX);
-    if (smt_is_zero(hash)) {
+    if (smt_is_zero(at->hash)) {
         return smt_build(tree, txn, depth, ops, n, NULL, NULL, out);
     }
-    int rv = smt_read(tree, txn, hash, &node);
+    int rv = smt_read(tree, txn, at->hash, at->loc, &node);
     if (rv != TB_OK) {
         return rv;
     }
@@ -308,28 +360,32 @@ static int smt_update_at(struct cr_smt *tree, void *txn, const uint8_t hash[CR_H
         /* A leaf off its key's path would break the build's depth bound. */
         if (!smt_prefix_equal(node.a, ops[0]->key, depth)) {
             tb_errmsg_setf(tree->errmsg, "leaf off its key's path at depth %u", depth);
-            smt_errmsg_node(tree, "read", hash);
+            smt_errmsg_node(tree, "read", at->hash);
             return TB_EIO;
         }
+        struct smt_sub leaf = *at;
+        leaf.kind = SMT_LEAF;
         int replaced = smt_ops_have(ops, n, node.a);
-        return smt_build(tree, txn, depth, ops, n, replaced ? NULL : &node, replaced ? NULL : hash,
+        return smt_build(tree, txn, depth, ops, n, replaced ? NULL : &node, replaced ? NULL : &leaf,
                          out);
     }
     if (depth == CR_SMT_DEPTH_MAX) {
         tb_errmsg_setf(tree->errmsg, "inner node at depth 256");
-        smt_errmsg_node(tree, "read", hash);
+        smt_errmsg_node(tree, "read", at->hash);
         return TB_EIO;
     }
-    struct smt_sub left = {.kind = SMT_UNKNOWN};
-    struct smt_sub right = {.kind = SMT_UNKNOWN};
+    struct smt_sub left = {.kind = SMT_UNKNOWN, .loc = node.a_loc};
+    struct smt_sub right = {.kind = SMT_UNKNOWN, .loc = node.b_loc};
     memcpy(left.hash, node.a, CR_HASH_BYTES);
     memcpy(right.hash, node.b, CR_HASH_BYTES);
     size_t split = smt_split(ops, n, depth);
     if (split > 0) {
-        rv = smt_update_at(tree, txn, node.a, depth + 1, ops, split, &left);
+        struct smt_sub child = left;
+        rv = smt_update_at(tree, txn, &child, depth + 1, ops, split, &left);
     }
     if (rv == TB_OK && split < n) {
-        rv = smt_update_at(tree, txn, node.b, depth + 1, ops + split, n - split, &right);
+        struct smt_sub child = right;
+        rv = smt_update_at(tree, txn, &child, depth + 1, ops + split, n - split, &right);
     }
     if (rv != TB_OK) {
         return rv;
@@ -382,9 +438,34 @@ static int smt_sort_batch(struct cr_smt *tree, const struct cr_smt_op *ops, size
     return TB_OK;
 }
 
+/* The location of root (none for the empty tree) from the store; errmsg names the root. */
+static int smt_root_find(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
+                         struct smt_sub *out)
+{
+    memcpy(out->hash, root, CR_HASH_BYTES);
+    out->kind = SMT_UNKNOWN;
+    out->loc = 0;
+    if (smt_is_zero(root)) {
+        out->kind = SMT_EMPTY;
+        return TB_OK;
+    }
+    int rv = tree->store.root_get(tree->store.impl, txn, root, &out->loc, tree->errmsg);
+    if (rv == TB_OK && out->loc == 0) {
+        rv = tb_fail(tree->errmsg, TB_EIO, "location 0");
+    }
+    if (rv != TB_OK) {
+        char hex[2 * CR_HASH_BYTES + 1];
+        TB_ASSERT(rv < 0);
+        tb_hex_encode(root, CR_HASH_BYTES, hex);
+        tb_errmsg_wrapf(tree->errmsg, "status root %s", hex);
+    }
+    return rv;
+}
+
 int cr_smt_update(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
                   const struct cr_smt_op *ops, size_t count, uint8_t new_root[CR_HASH_BYTES])
 {
+    struct smt_sub at;
     struct smt_sub result;
     size_t n = 0;
     TB_ASSERT(tree->hasher.md_ctx != NULL);
@@ -393,16 +474,26 @@ int cr_smt_update(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYT
         memmove(new_root, root, CR_HASH_BYTES);
         return TB_OK;
     }
-    int rv = smt_sort_batch(tree, ops, count, &n);
+    int rv = smt_root_find(tree, txn, root, &at);
+    if (rv == TB_OK) {
+        rv = smt_sort_batch(tree, ops, count, &n);
+    }
+    if (rv == TB_OK) {
+        rv = smt_update_at(tree, txn, &at, 0, tree->sorted, n, &result);
+    }
     if (rv != TB_OK) {
         return rv;
     }
-    rv = smt_update_at(tree, txn, root, 0, tree->sorted, n, &result);
-    if (rv != TB_OK) {
-        return rv;
-    }
-    if (result.kind == SMT_EMPTY) {
-        TB_ASSERT(smt_is_zero(result.hash));
+    if (smt_is_zero(result.hash)) {
+        TB_ASSERT(result.kind == SMT_EMPTY);
+    } else {
+        TB_ASSERT(result.loc != 0);
+        rv = tree->store.root_put(tree->store.impl, txn, result.hash, result.loc, tree->errmsg);
+        if (rv != TB_OK) {
+            TB_ASSERT(rv < 0);
+            smt_errmsg_node(tree, "register root", result.hash);
+            return rv;
+        }
     }
     memcpy(new_root, result.hash, CR_HASH_BYTES);
     return TB_OK;
@@ -415,17 +506,20 @@ int cr_smt_update(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYT
 static int smt_walk(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_BYTES],
                     const uint8_t key[CR_SMT_KEY_BYTES], struct cr_smt_proof *proof)
 {
-    uint8_t hash[CR_HASH_BYTES];
+    struct smt_sub at;
     struct cr_smt_node node;
-    memcpy(hash, root, CR_HASH_BYTES);
     proof->depth = 0;
+    int rv = smt_root_find(tree, txn, root, &at);
+    if (rv != TB_OK) {
+        return rv;
+    }
     for (uint32_t depth = 0; depth <= CR_SMT_DEPTH_MAX; depth++) {
         proof->depth = depth;
-        if (smt_is_zero(hash)) {
+        if (smt_is_zero(at.hash)) {
             proof->end = CR_SMT_END_EMPTY;
             return TB_OK;
         }
-        int rv = smt_read(tree, txn, hash, &node);
+        rv = smt_read(tree, txn, at.hash, at.loc, &node);
         if (rv != TB_OK) {
             return rv;
         }
@@ -440,10 +534,11 @@ static int smt_walk(struct cr_smt *tree, void *txn, const uint8_t root[CR_HASH_B
         }
         int bit = smt_bit(key, depth);
         memcpy(proof->siblings[depth], bit ? node.a : node.b, CR_HASH_BYTES);
-        memcpy(hash, bit ? node.b : node.a, CR_HASH_BYTES);
+        memcpy(at.hash, bit ? node.b : node.a, CR_HASH_BYTES);
+        at.loc = bit ? node.b_loc : node.a_loc;
     }
     tb_errmsg_setf(tree->errmsg, "inner node at depth 256");
-    smt_errmsg_node(tree, "read", hash);
+    smt_errmsg_node(tree, "read", at.hash);
     return TB_EIO;
 }
 

@@ -44,8 +44,8 @@
  *   meta      "ledger/k" || key id H(public key) -> agency public key
  *   meta      "ledger/tip" -> time_ms u64 of the latest block (created_at * 1000 at height 0)
  *   audit     subject || height || index -> access.audit body bytes
- *   by_subject, by_issuer, txloc, pending, blocks, block_hashes, log_nodes, smt_nodes,
- *             meta "chain" and "state" as store.h lays them out.
+ *   by_subject, by_issuer, txloc, pending, blocks, block_hashes, log_nodes, smt_nodes_v2,
+ * smt_roots, meta "chain" and "state" as store.h lays them out.
  *
  * Ownership. struct ledger borrows the store and the genesis: both must outlive it.
  * Results that hold bytes copy them into caller buffers (store values die with the

@@ -49,7 +49,13 @@
  *   wal           "wal" -> the consensus persist record (encoded by the caller); one key,
  *                 overwritten, synced on return of store_wal_put
  *   log_nodes     level(1) || index u64 -> hash(32): the cr_log_store of the log tree
- *   smt_nodes     node hash(32) -> kind(1) || a(32) || b(32): the cr_smt_store
+ *   smt_nodes_v2  location u64 -> kind(1) || a(32) || b(32), and for an inner node
+ *                 a_loc u64 || b_loc u64 (65 or 81 bytes): the cr_smt_store's nodes
+ *                 (cr_smt.h), appended in location order (STORE_PUT_APPEND), so a block's
+ *                 new nodes fill fresh pages; never overwritten. Named _v2: the old
+ *                 "smt_nodes" (node hash(32) -> 65 bytes) is refused at open if non-empty
+ *   smt_roots     status root hash(32) -> location u64 of that root's node (one entry
+ *                 per update; the first location of a root is kept)
  *   by_subject    subject(32) || name(type) || record id(32) -> empty
  *   by_issuer     name(city) || name(agency) || record id(32) -> empty
  *   agencies      agency public key bytes (1..STORE_KEY_BYTES_MAX) -> registration bytes
@@ -60,7 +66,9 @@
  *                 conflicting votes (bytes)
  *
  * Must never: include lmdb.h outside store_lmdb.c, set MDB_NOSYNC/MDB_NOMETASYNC/
- * MDB_WRITEMAP, hand out pointers into the map, or assert on anything read from disk.
+ * MDB_WRITEMAP, hand out pointers into the map, assert on anything read from disk,
+ * open a data directory whose status tree is in the old hash-keyed layout, or append a
+ * key that is not greater than every key of its database.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -100,6 +108,7 @@ enum store_db {
     STORE_DB_WAL,
     STORE_DB_LOG_NODES,
     STORE_DB_SMT_NODES,
+    STORE_DB_SMT_ROOTS,
     STORE_DB_BY_SUBJECT,
     STORE_DB_BY_ISSUER,
     STORE_DB_AGENCIES,
@@ -200,16 +209,29 @@ bool store_txn_writable(const struct store_txn *txn);
 /* ---------------------------------------------------------------- generic */
 
 enum store_put_flags {
-    STORE_PUT_NEW = 1u << 0, /* TB_EEXIST if the key is present; nothing is written */
+    STORE_PUT_NEW = 1u << 0,    /* TB_EEXIST if the key is present; nothing is written */
+    STORE_PUT_APPEND = 1u << 1, /* key must sort after every key of db (MDB_APPEND) */
 };
 
 /*
  * Stores value under key in db (write transactions only). key: 1..STORE_KEY_BYTES_MAX
  * bytes. flags: enum store_put_flags. TB_EEXIST (STORE_PUT_NEW), TB_EINVAL, TB_ENOSPC,
- * TB_EIO.
+ * TB_EIO (also STORE_PUT_APPEND with a key not greater than db's last: "append out of
+ * order", and the transaction is dead).
  */
 TB_MUST_CHECK int store_put(struct store_txn *txn, enum store_db db, struct tb_bytes key,
                             struct tb_bytes value, uint32_t flags, char *errmsg);
+
+/*
+ * Stores value under the u64 key (big-endian) one past db's last key (1 in an empty
+ * db), with store_put(..., STORE_PUT_APPEND), and writes that key to *key_out. For dbs
+ * keyed by u64 only; write transactions only (asserts). The next key is cached in the
+ * transaction (one MDB_LAST per db per transaction; an APPEND store_put of a u64 key
+ * keeps it right). TB_EIO (a last key that is not 8 bytes, or UINT64_MAX), and
+ * store_put's errors.
+ */
+TB_MUST_CHECK int store_append_u64(struct store_txn *txn, enum store_db db, struct tb_bytes value,
+                                   uint64_t *key_out, char *errmsg);
 
 /*
  * Copies the value of key into out (replacing its contents). out == NULL only checks
@@ -224,6 +246,13 @@ TB_MUST_CHECK int store_get(struct store_txn *txn, enum store_db db, struct tb_b
  */
 TB_MUST_CHECK int store_get_exact(struct store_txn *txn, enum store_db db, struct tb_bytes key,
                                   void *out, size_t len, char *errmsg);
+
+/*
+ * Copies a value of at most max bytes into out and its size into *len. TB_ENOTFOUND,
+ * TB_EIO when the stored value is larger (a corrupt store), TB_EINVAL.
+ */
+TB_MUST_CHECK int store_get_upto(struct store_txn *txn, enum store_db db, struct tb_bytes key,
+                                 void *out, size_t max, size_t *len, char *errmsg);
 
 /* Deletes key (write transactions only). TB_ENOTFOUND, TB_EINVAL, TB_EIO. */
 TB_MUST_CHECK int store_del(struct store_txn *txn, enum store_db db, struct tb_bytes key,
@@ -366,9 +395,9 @@ TB_MUST_CHECK int store_evidence_put(struct store_txn *txn, uint64_t height, uin
 /* ------------------------------------------------------------ tree stores */
 
 /*
- * The log tree's and the status tree's node stores over log_nodes and smt_nodes. The txn
- * argument the trees pass through is a struct store_txn * (read or write); puts need a
- * write transaction. The returned structs borrow s.
+ * The log tree's and the status tree's node stores over log_nodes, and smt_nodes_v2 with
+ * smt_roots. The txn argument the trees pass through is a struct store_txn * (read or
+ * write); puts need a write transaction. The returned structs borrow s.
  */
 struct cr_log_store store_log_tree(struct store *s);
 struct cr_smt_store store_smt_tree(struct store *s);

@@ -37,7 +37,8 @@ static const char *const store_db_names[STORE_DB_COUNT] = {
     [STORE_DB_PENDING] = "pending",
     [STORE_DB_WAL] = "wal",
     [STORE_DB_LOG_NODES] = "log_nodes",
-    [STORE_DB_SMT_NODES] = "smt_nodes",
+    [STORE_DB_SMT_NODES] = "smt_nodes_v2",
+    [STORE_DB_SMT_ROOTS] = "smt_roots",
     [STORE_DB_BY_SUBJECT] = "by_subject",
     [STORE_DB_BY_ISSUER] = "by_issuer",
     [STORE_DB_AGENCIES] = "agencies",
@@ -68,6 +69,8 @@ struct store_txn
     int failed; /* first error of a write transaction; it can then only abort */
     char failed_msg[TB_ERRMSG_SIZE]; /* and its message, repeated by later calls */
     struct store_writelog *record;   /* writes are noted here too, or NULL (store.h) */
+    /* store_append_u64's next key per db (0: not known yet, MDB_LAST finds it) */
+    uint64_t append_next[STORE_DB_COUNT];
 };
 
 /* The store whose write transaction this thread holds: a second begin would deadlock. */
@@ -133,6 +136,35 @@ static int store_open_dbis(struct store *s, char *errmsg)
     return TB_OK;
 }
 
+/*
+ * The status tree used to live in "smt_nodes", keyed by node hash (D19 moved it to
+ * smt_nodes_v2 + smt_roots). Such a directory cannot be read by this version: refuse it
+ * rather than start from an empty tree. The handle dies with the aborted transaction.
+ */
+static int store_refuse_old_layout(struct store *s, const char *dir, char *errmsg)
+{
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    MDB_stat st;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS)
+        return store_mdb_fail(s, rc, errmsg, "begin layout check '%s'", dir);
+    rc = mdb_dbi_open(txn, "smt_nodes", 0, &dbi);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_stat(txn, dbi, &st);
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND)
+        return TB_OK;
+    if (rc != MDB_SUCCESS)
+        return store_mdb_fail(s, rc, errmsg, "layout check '%s'", dir);
+    if (st.ms_entries == 0)
+        return TB_OK;
+    return tb_fail(errmsg, TB_EIO,
+                   "store '%s': data directory uses the old status-tree layout (smt_nodes); "
+                   "re-create it and let the node sync",
+                   dir);
+}
+
 static int store_env_open(struct store *s, const char *dir, char *errmsg)
 {
     unsigned int flags = 0;
@@ -142,7 +174,7 @@ static int store_env_open(struct store *s, const char *dir, char *errmsg)
         s->env = NULL;
         return store_mdb_fail(s, rc, errmsg, "create environment");
     }
-    rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT);
+    rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT + 1); /* + the old smt_nodes, checked */
     if (rc == MDB_SUCCESS)
         rc = mdb_env_set_mapsize(s->env, (size_t)s->map_bytes);
     if (rc == MDB_SUCCESS)
@@ -164,7 +196,8 @@ static int store_env_open(struct store *s, const char *dir, char *errmsg)
     TB_ASSERT(rc == MDB_SUCCESS);
     TB_ASSERT(info.me_mapsize >= s->map_bytes);
     s->map_bytes = info.me_mapsize;
-    return store_open_dbis(s, errmsg);
+    int rv = store_refuse_old_layout(s, dir, errmsg);
+    return rv != TB_OK ? rv : store_open_dbis(s, errmsg);
 }
 
 int store_open(struct store **out, const char *dir, uint64_t map_size_bytes, char *errmsg)
@@ -380,11 +413,22 @@ static int store_write_gate(struct store_txn *txn, enum store_db db, char *errms
     return TB_OK;
 }
 
+/* After an appending put: keeps store_append_u64's cached next key past a u64 key. */
+static void store_append_seen(struct store_txn *txn, enum store_db db, struct tb_bytes key,
+                              uint32_t flags)
+{
+    if ((flags & STORE_PUT_APPEND) == 0 || key.len != 8)
+        return;
+    uint64_t next = store_be64(key.ptr) + 1; /* 0 after UINT64_MAX: not known */
+    if (next == 0 || next > txn->append_next[db])
+        txn->append_next[db] = next;
+}
+
 int store_put(struct store_txn *txn, enum store_db db, struct tb_bytes key, struct tb_bytes value,
               uint32_t flags, char *errmsg)
 {
     static uint8_t empty; /* LMDB copies 0 bytes from here for an empty value */
-    TB_ASSERT((flags & ~(uint32_t)STORE_PUT_NEW) == 0);
+    TB_ASSERT((flags & ~(uint32_t)(STORE_PUT_NEW | STORE_PUT_APPEND)) == 0);
     TB_ASSERT(value.ptr != NULL || value.len == 0);
     int rv = store_key_check(db, key, errmsg);
     if (rv == TB_OK)
@@ -394,7 +438,14 @@ int store_put(struct store_txn *txn, enum store_db db, struct tb_bytes key, stru
     MDB_val k = {.mv_size = key.len, .mv_data = (void *)key.ptr};
     MDB_val v = {.mv_size = value.len, .mv_data = value.len ? (void *)value.ptr : &empty};
     unsigned int mflags = (flags & STORE_PUT_NEW) ? MDB_NOOVERWRITE : 0;
+    mflags |= (flags & STORE_PUT_APPEND) ? MDB_APPEND : 0;
     int rc = mdb_put(txn->txn, txn->store->dbi[db], &k, &v, mflags);
+    if (rc == MDB_KEYEXIST && (flags & STORE_PUT_APPEND)) {
+        tb_fail(errmsg, TB_EIO, "%s: append out of order", store_db_names[db]);
+        return store_txn_fail(txn, TB_EIO, errmsg);
+    }
+    if (rc == MDB_SUCCESS)
+        store_append_seen(txn, db, key, flags);
     if (rc == MDB_KEYEXIST) /* LMDB leaves the transaction usable */
         return tb_fail(errmsg, TB_EEXIST, "%s: key already present", store_db_names[db]);
     if (rc != MDB_SUCCESS) {
@@ -480,6 +531,78 @@ int store_del(struct store_txn *txn, enum store_db db, struct tb_bytes key, char
         int code = store_mdb_fail(txn->store, rc, errmsg, "delete from %s", store_db_names[db]);
         return store_txn_fail(txn, code, errmsg);
     }
+    return TB_OK;
+}
+
+int store_get_upto(struct store_txn *txn, enum store_db db, struct tb_bytes key, void *out,
+                   size_t max, size_t *len, char *errmsg)
+{
+    MDB_val v;
+    TB_ASSERT(out != NULL && len != NULL);
+    *len = 0;
+    int rv = store_lookup(txn, db, key, &v, errmsg);
+    if (rv != TB_OK)
+        return rv;
+    if (v.mv_size > max) {
+        return tb_fail(errmsg, TB_EIO, "%s: corrupt store: value of %zu bytes, at most %zu",
+                       store_db_names[db], v.mv_size, max);
+    }
+    memcpy(out, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    return TB_OK;
+}
+
+/* The u64 key one past db's last (1 for an empty db), with MDB_LAST. */
+static int store_append_first(struct store_txn *txn, enum store_db db, uint64_t *next, char *errmsg)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        mdb_cursor_close(cur);
+    }
+    if (rc == MDB_NOTFOUND) {
+        *next = 1;
+        return TB_OK;
+    }
+    if (rc != MDB_SUCCESS) {
+        int code = store_mdb_fail(txn->store, rc, errmsg, "last key of %s", store_db_names[db]);
+        return store_txn_fail(txn, code, errmsg);
+    }
+    if (k.mv_size != 8 || store_be64(k.mv_data) == UINT64_MAX) {
+        tb_fail(errmsg, TB_EIO, "%s: corrupt store: last key of %zu bytes is no u64 to follow",
+                store_db_names[db], k.mv_size);
+        return store_txn_fail(txn, TB_EIO, errmsg);
+    }
+    *next = store_be64(k.mv_data) + 1;
+    return TB_OK;
+}
+
+int store_append_u64(struct store_txn *txn, enum store_db db, struct tb_bytes value,
+                     uint64_t *key_out, char *errmsg)
+{
+    struct store_key key;
+    TB_ASSERT(txn != NULL && txn->write); /* only write transactions append */
+    TB_ASSERT((unsigned)db < STORE_DB_COUNT);
+    TB_ASSERT(key_out != NULL);
+    if (txn->failed != TB_OK) {
+        return tb_fail(errmsg, txn->failed, "%s: write transaction already failed: %s",
+                       store_db_names[db], txn->failed_msg);
+    }
+    if (txn->append_next[db] == 0) {
+        int rv = store_append_first(txn, db, &txn->append_next[db], errmsg);
+        if (rv != TB_OK)
+            return rv;
+    }
+    uint64_t next = txn->append_next[db];
+    TB_ASSERT(next != 0);
+    store_key_u64(&key, next);
+    int rv = store_put(txn, db, store_key_bytes(&key), value, STORE_PUT_APPEND, errmsg);
+    if (rv != TB_OK)
+        return rv;
+    TB_ASSERT(txn->append_next[db] == next + 1 || next == UINT64_MAX);
+    *key_out = next;
     return TB_OK;
 }
 

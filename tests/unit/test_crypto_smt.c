@@ -318,11 +318,12 @@ static void batch_equals_one_by_one(void **state)
     }
     assert_memory_equal(batch_root, single_root, H);
     assert_memory_equal(batch_root, reverse_root, H);
-    /* Re-applying the batch changes nothing and stores nothing new. */
+    /* Re-applying the batch changes nothing (nodes are not deduplicated: the rebuilt
+     * path is stored again, at new locations, under the same root). */
     nodes = f.mem.node_count;
     assert_int_equal(cr_smt_update(&f.tree, NULL, batch_root, ops, 400, single_root), TB_OK);
     assert_memory_equal(batch_root, single_root, H);
-    assert_int_equal(f.mem.node_count, nodes);
+    assert_true(f.mem.node_count >= nodes);
     /* An empty batch keeps the root. */
     assert_int_equal(cr_smt_update(&f.tree, NULL, batch_root, ops, 0, single_root), TB_OK);
     assert_memory_equal(batch_root, single_root, H);
@@ -581,11 +582,13 @@ struct faulty
     struct cr_smt_store inner;
     long gets_left; /* < 0: never fail */
     long puts_left;
-    int corrupt; /* flip a byte of every node read */
+    int corrupt;       /* flip a byte of every node read */
+    uint64_t swap[2];  /* reads of swap[0] get the node at swap[1] and back; 0: none */
+    uint64_t last_put; /* the last location handed out */
+    int put_order_ok;  /* every location larger than the one before, never 0 */
 };
 
-static int faulty_get(void *impl, void *txn, const uint8_t hash[H], struct cr_smt_node *out,
-                      char *errmsg)
+static int faulty_get(void *impl, void *txn, uint64_t loc, struct cr_smt_node *out, char *errmsg)
 {
     struct faulty *fs = impl;
     if (fs->gets_left == 0) {
@@ -594,14 +597,17 @@ static int faulty_get(void *impl, void *txn, const uint8_t hash[H], struct cr_sm
     if (fs->gets_left > 0) {
         fs->gets_left--;
     }
-    int rv = fs->inner.get(fs->inner.impl, txn, hash, out, errmsg);
+    if (fs->swap[0] != 0 && (loc == fs->swap[0] || loc == fs->swap[1])) {
+        loc = loc == fs->swap[0] ? fs->swap[1] : fs->swap[0];
+    }
+    int rv = fs->inner.get(fs->inner.impl, txn, loc, out, errmsg);
     if (rv == TB_OK && fs->corrupt) {
         out->b[5] ^= 0x40;
     }
     return rv;
 }
 
-static int faulty_put(void *impl, void *txn, const uint8_t hash[H], const struct cr_smt_node *node,
+static int faulty_put(void *impl, void *txn, const struct cr_smt_node *node, uint64_t *loc,
                       char *errmsg)
 {
     struct faulty *fs = impl;
@@ -611,7 +617,25 @@ static int faulty_put(void *impl, void *txn, const uint8_t hash[H], const struct
     if (fs->puts_left > 0) {
         fs->puts_left--;
     }
-    return fs->inner.put(fs->inner.impl, txn, hash, node, errmsg);
+    int rv = fs->inner.put(fs->inner.impl, txn, node, loc, errmsg);
+    if (rv == TB_OK) {
+        fs->put_order_ok &= *loc > fs->last_put;
+        fs->last_put = *loc;
+    }
+    return rv;
+}
+
+static int faulty_root_put(void *impl, void *txn, const uint8_t hash[H], uint64_t loc, char *errmsg)
+{
+    struct faulty *fs = impl;
+    return fs->inner.root_put(fs->inner.impl, txn, hash, loc, errmsg);
+}
+
+static int faulty_root_get(void *impl, void *txn, const uint8_t hash[H], uint64_t *loc,
+                           char *errmsg)
+{
+    struct faulty *fs = impl;
+    return fs->inner.root_get(fs->inner.impl, txn, hash, loc, errmsg);
 }
 
 /* Fails the k-th read, then the k-th write, of one batch until it goes through. */
@@ -659,7 +683,7 @@ static void store_faults_propagate(void **state)
     t_rng_bytes(&rng, base, H);
     cr_smt_mem_init(&mem);
     fs.inner = cr_smt_mem_store(&mem);
-    struct cr_smt_store store = {&fs, faulty_get, faulty_put};
+    struct cr_smt_store store = {&fs, faulty_get, faulty_put, faulty_root_put, faulty_root_get};
     assert_int_equal(cr_smt_init(&tree, CR_SUITE_ED25519_SHA256, &store), TB_OK);
     for (int b = 0; b < 6; b++) {
         size_t count = gen_batch(&rng, &m, base, 0, 0, ops, 40);
@@ -676,22 +700,201 @@ static void store_faults_propagate(void **state)
     fs.gets_left = 1;
     assert_int_equal(cr_smt_prove(&tree, NULL, root, m.e[0].key, &p), TB_EIO);
     fs.gets_left = -1;
-    /* A node whose bytes do not hash to its address is refused, not believed. */
+    /* A node whose bytes do not hash to what its parent says is refused, not believed. */
     fs.corrupt = 1;
     int found = 0;
     assert_int_equal(cr_smt_get(&tree, NULL, root, m.e[0].key, out, &found), TB_EIO);
-    assert_non_null(strstr(tree.errmsg, "does not match"));
+    assert_non_null(strstr(tree.errmsg, "holds another node"));
     assert_int_equal(cr_smt_update(&tree, NULL, root, ops, 1, out), TB_EIO);
     fs.corrupt = 0;
     cr_smt_release(&tree);
-    /* A root whose nodes are not in the store: TB_ENOTFOUND. */
+    /* A root the store does not know: its TB_ENOTFOUND, naming the root. */
     struct cr_smt_mem other;
+    char hex[2 * H + 1];
+    tb_hex_encode(root, H, hex);
     cr_smt_mem_init(&other);
     struct cr_smt_store other_store = cr_smt_mem_store(&other);
     assert_int_equal(cr_smt_init(&tree, CR_SUITE_ED25519_SHA256, &other_store), TB_OK);
     assert_int_equal(cr_smt_prove(&tree, NULL, root, m.e[0].key, &p), TB_ENOTFOUND);
+    assert_non_null(strstr(tree.errmsg, hex));
+    assert_int_equal(cr_smt_get(&tree, NULL, root, m.e[0].key, out, &found), TB_ENOTFOUND);
+    assert_int_equal(cr_smt_update(&tree, NULL, root, ops, 1, out), TB_ENOTFOUND);
+    assert_non_null(strstr(tree.errmsg, hex));
+    assert_int_equal(other.node_count, 0);
     cr_smt_release(&tree);
     cr_smt_mem_release(&other);
+    cr_smt_mem_release(&mem);
+}
+
+/* Builds a tree of a few hundred keys through a faulty (pass-through) store. */
+static void faulty_tree(struct cr_smt_mem *mem, struct faulty *fs, struct cr_smt *tree,
+                        struct model *m, uint8_t root[H], int batches)
+{
+    struct t_rng rng;
+    struct cr_smt_op ops[64];
+    uint8_t base[H];
+    t_rng_seed(&rng, 77);
+    t_rng_bytes(&rng, base, H);
+    cr_smt_mem_init(mem);
+    memset(fs, 0, sizeof(*fs));
+    fs->gets_left = -1;
+    fs->puts_left = -1;
+    fs->put_order_ok = 1;
+    fs->inner = cr_smt_mem_store(mem);
+    struct cr_smt_store store = {fs, faulty_get, faulty_put, faulty_root_put, faulty_root_get};
+    assert_int_equal(cr_smt_init(tree, CR_SUITE_ED25519_SHA256, &store), TB_OK);
+    m->n = 0;
+    memset(root, 0, H);
+    for (int b = 0; b < batches; b++) {
+        size_t count = gen_batch(&rng, m, base, b % 3 == 1, 0, ops, 60);
+        assert_int_equal(cr_smt_update(tree, NULL, root, ops, count, root), TB_OK);
+        for (size_t i = 0; i < count; i++) {
+            model_apply(m, &ops[i]);
+        }
+    }
+    uint8_t want[H];
+    naive_root(CR_SUITE_ED25519_SHA256, m, want);
+    assert_memory_equal(root, want, H);
+}
+
+/* Every key of m through get: the right answer or TB_EIO, never a wrong one. */
+static int lookups_right_or_eio(struct cr_smt *tree, const uint8_t root[H], const struct model *m)
+{
+    int eio = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        uint8_t value[H];
+        int found = 0;
+        int rv = cr_smt_get(tree, NULL, root, m->e[i].key, value, &found);
+        if (rv == TB_EIO) {
+            eio++;
+            continue;
+        }
+        assert_int_equal(rv, TB_OK);
+        assert_int_equal(found, 1);
+        assert_memory_equal(value, m->e[i].value, H);
+    }
+    return eio;
+}
+
+/* A store that answers with the node of another location gives TB_EIO, never a wrong answer. */
+static void swapped_locations_refused(void **state)
+{
+    static struct model m;
+    struct cr_smt_mem mem;
+    struct faulty fs;
+    struct cr_smt tree;
+    struct cr_smt_node node;
+    struct t_rng rng;
+    uint8_t root[H];
+    uint8_t out[H];
+    (void)state;
+    faulty_tree(&mem, &fs, &tree, &m, root, 8);
+    assert_true(m.n > 100);
+    assert_true(fs.put_order_ok);
+    /* The root and its left child swapped: every read path starts wrong. */
+    uint64_t root_loc = 0;
+    assert_int_equal(fs.inner.root_get(fs.inner.impl, NULL, root, &root_loc, tree.errmsg), TB_OK);
+    assert_int_equal(fs.inner.get(fs.inner.impl, NULL, root_loc, &node, tree.errmsg), TB_OK);
+    assert_int_equal(node.kind, CR_SMT_NODE_INNER);
+    assert_true(node.a_loc != 0 && node.a_loc < root_loc);
+    fs.swap[0] = root_loc;
+    fs.swap[1] = node.a_loc;
+    assert_int_equal(lookups_right_or_eio(&tree, root, &m), (int)m.n);
+    assert_non_null(strstr(tree.errmsg, "holds another node"));
+    assert_int_equal(cr_smt_update(&tree, NULL, root, &(struct cr_smt_op){.remove = 1}, 1, out),
+                     TB_EIO);
+    /* Random pairs, many of them below the root: right answers or TB_EIO. */
+    t_rng_seed(&rng, 9);
+    int eio = 0;
+    for (int i = 0; i < 40; i++) {
+        fs.swap[0] = 1 + t_rng_below(&rng, mem.node_count);
+        fs.swap[1] = 1 + t_rng_below(&rng, mem.node_count);
+        eio += lookups_right_or_eio(&tree, root, &m);
+    }
+    assert_true(eio > 0);
+    /* A location past the end: the store has no such node, the tree a corrupt store. */
+    fs.swap[0] = root_loc;
+    fs.swap[1] = mem.node_count + 5;
+    int found = 0;
+    assert_int_equal(cr_smt_get(&tree, NULL, root, m.e[0].key, out, &found), TB_EIO);
+    assert_non_null(strstr(tree.errmsg, "no node at location"));
+    fs.swap[0] = 0;
+    assert_int_equal(lookups_right_or_eio(&tree, root, &m), 0);
+    cr_smt_release(&tree);
+    cr_smt_mem_release(&mem);
+}
+
+/*
+ * Locations strictly increase; the same content may be stored twice; a root seen again
+ * keeps its first location; every old root stays provable after many updates; a root
+ * the store never saw is an error naming it.
+ */
+static void locations_and_roots(void **state)
+{
+    enum { VERSIONS = 60 };
+    static struct model m;
+    static struct cr_smt_proof p;
+    struct cr_smt_mem mem;
+    struct faulty fs;
+    struct cr_smt tree;
+    struct cr_smt_node node = {.kind = CR_SMT_NODE_LEAF};
+    uint8_t roots[VERSIONS][H];
+    uint8_t keys[VERSIONS][H];
+    uint8_t values[VERSIONS][H];
+    uint8_t root[H];
+    (void)state;
+    faulty_tree(&mem, &fs, &tree, &m, root, 2);
+    /* The same node put twice: two locations, both readable, in order. */
+    uint64_t loc1 = 0, loc2 = 0;
+    node.a[0] = 7;
+    assert_int_equal(fs.inner.put(fs.inner.impl, NULL, &node, &loc1, tree.errmsg), TB_OK);
+    assert_int_equal(fs.inner.put(fs.inner.impl, NULL, &node, &loc2, tree.errmsg), TB_OK);
+    assert_true(loc1 != 0 && loc2 > loc1);
+    struct cr_smt_node got;
+    assert_int_equal(fs.inner.get(fs.inner.impl, NULL, loc2, &got, tree.errmsg), TB_OK);
+    assert_memory_equal(&got, &node, sizeof(node));
+    assert_int_equal(fs.inner.get(fs.inner.impl, NULL, 0, &got, tree.errmsg), TB_ENOTFOUND);
+    /* Many one-key versions; each root keeps proving its own key's value. */
+    uint8_t first_root[H];
+    uint64_t first_loc = 0, again_loc = 0;
+    memcpy(first_root, root, H);
+    assert_int_equal(fs.inner.root_get(fs.inner.impl, NULL, root, &first_loc, tree.errmsg), TB_OK);
+    for (int v = 0; v < VERSIONS; v++) {
+        struct cr_smt_op op = {.remove = 0};
+        memcpy(op.key, m.e[v % m.n].key, H);
+        memset(op.value_hash, v + 1, H);
+        memcpy(keys[v], op.key, H);
+        memcpy(values[v], op.value_hash, H);
+        assert_int_equal(cr_smt_update(&tree, NULL, root, &op, 1, root), TB_OK);
+        memcpy(roots[v], root, H);
+    }
+    assert_true(fs.put_order_ok);
+    for (int v = 0; v < VERSIONS; v++) {
+        assert_int_equal(cr_smt_prove(&tree, NULL, roots[v], keys[v], &p), TB_OK);
+        assert_int_equal(cr_smt_verify(CR_SUITE_ED25519_SHA256, roots[v], keys[v], values[v], &p),
+                         TB_OK);
+    }
+    /* Back to the first version's values: the same root again, stored anew, and its first
+     * location kept in the root table. */
+    for (int v = 0; v < VERSIONS; v++) {
+        struct cr_smt_op op = {.remove = 0};
+        memcpy(op.key, keys[v], H);
+        memcpy(op.value_hash, m.e[v % m.n].value, H);
+        assert_int_equal(cr_smt_update(&tree, NULL, root, &op, 1, root), TB_OK);
+    }
+    assert_memory_equal(root, first_root, H);
+    assert_int_equal(fs.inner.root_get(fs.inner.impl, NULL, root, &again_loc, tree.errmsg), TB_OK);
+    assert_int_equal(again_loc, first_loc);
+    assert_true(fs.put_order_ok);
+    assert_int_equal(lookups_right_or_eio(&tree, root, &m), 0);
+    /* A root this store never saw. */
+    uint8_t stranger[H];
+    uint8_t out[H];
+    int found = 0;
+    memset(stranger, 0x5a, H);
+    assert_int_equal(cr_smt_get(&tree, NULL, stranger, keys[0], out, &found), TB_ENOTFOUND);
+    assert_non_null(strstr(tree.errmsg, "status root 5a5a5a"));
+    cr_smt_release(&tree);
     cr_smt_mem_release(&mem);
 }
 
@@ -942,6 +1145,8 @@ int main(void)
         cmocka_unit_test(tampered_proofs_refused),
         cmocka_unit_test(non_canonical_shapes_refused),
         cmocka_unit_test(store_faults_propagate),
+        cmocka_unit_test(swapped_locations_refused),
+        cmocka_unit_test(locations_and_roots),
         cmocka_unit_test(scratch_alloc_failure),
         cmocka_unit_test(proof_encoding),
         cmocka_unit_test(proof_decoding_strict),

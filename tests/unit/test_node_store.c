@@ -6,7 +6,9 @@
  * (TB_ENOSPC, still readable, writable again with a larger map); the LMDB tree stores
  * against the in-memory ones (roots, proofs, old versions, across reopen and rollback);
  * and fault injection at every write and at the commit of a block, including a crash at
- * each write: after reopening, the block is there entirely or not at all.
+ * each write: after reopening, the block is there entirely or not at all. Appends in key
+ * order (the status tree's locations), and the refusal of an old-layout data directory
+ * (written here with LMDB directly).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <lmdb.h>
 
 #include "cr_log.h"
 #include "cr_smt.h"
@@ -117,8 +121,11 @@ static void write_everything(struct store *s)
     OK(lst.put(lst.impl, w, 3, 5, hash, errmsg));
     OK(lst.put(lst.impl, w, 3, 5, hash, errmsg)); /* the same hash again: fine */
     assert_int_equal(lst.put(lst.impl, w, 3, 5, chain, errmsg), TB_EIO); /* another: not */
-    OK(sst.put(sst.impl, w, hash, &node, errmsg));
-    OK(sst.put(sst.impl, w, hash, &node, errmsg)); /* content-addressed: a no-op */
+    uint64_t nloc = 0;
+    OK(sst.put(sst.impl, w, &node, &nloc, errmsg));
+    assert_int_equal(nloc, 1); /* the first location of an empty database */
+    OK(sst.root_put(sst.impl, w, hash, nloc, errmsg));
+    OK(sst.root_put(sst.impl, w, hash, 9, errmsg)); /* known: keeps the first */
     OK(store_commit(w, errmsg));
     OK(store_wal_put(s, str_bytes("wal record 1"), errmsg));
     OK(store_wal_put(s, str_bytes("wal record 2"), errmsg)); /* overwritten */
@@ -182,14 +189,19 @@ static void check_everything(struct store *s)
     struct cr_log_store lst = store_log_tree(s);
     struct cr_smt_store sst = store_smt_tree(s);
     struct cr_smt_node node;
+    uint64_t nloc = 0;
     OK(lst.get(lst.impl, r, 3, 5, got, errmsg));
     assert_memory_equal(got, hash, H);
     assert_int_equal(lst.get(lst.impl, r, 3, 6, got, errmsg), TB_ENOTFOUND);
-    OK(sst.get(sst.impl, r, hash, &node, errmsg));
+    OK(sst.root_get(sst.impl, r, hash, &nloc, errmsg));
+    assert_int_equal(nloc, 1);
+    assert_int_equal(sst.root_get(sst.impl, r, subj, &nloc, errmsg), TB_ENOTFOUND);
+    OK(sst.get(sst.impl, r, 1, &node, errmsg));
     assert_int_equal(node.kind, CR_SMT_NODE_INNER);
     assert_memory_equal(node.a, subj, H);
     assert_memory_equal(node.b, rec, H);
-    assert_int_equal(sst.get(sst.impl, r, subj, &node, errmsg), TB_ENOTFOUND);
+    assert_true(node.a_loc == 0 && node.b_loc == 0);
+    assert_int_equal(sst.get(sst.impl, r, 2, &node, errmsg), TB_ENOTFOUND);
     /* Copy-out: the block stays valid after the transaction ends. */
     OK(store_block_get(r, 7, &buf, errmsg));
     OK(store_commit(r, errmsg));
@@ -891,7 +903,7 @@ static void log_tree_matches_memory(void **state)
     }
 }
 
-#define SMT_BATCHES 40
+#define SMT_BATCHES 60
 #define SMT_BATCH 50
 #define SMT_KEYS_MAX (SMT_BATCHES * SMT_BATCH)
 
@@ -995,6 +1007,220 @@ static void smt_tree_matches_memory(void **state)
     tb_free(dir);
     tb_free(ops);
     tb_free(p);
+}
+
+/* ------------------------------------------------------------- appends */
+
+struct key_walk
+{
+    uint64_t last;
+    uint64_t count;
+    bool ordered;
+};
+
+static int key_walk_visit(void *arg, struct tb_bytes key, struct tb_bytes value, char *em)
+{
+    struct key_walk *kw = arg;
+    (void)value;
+    (void)em;
+    kw->ordered &= key.len == 8 && store_be64(key.ptr) > kw->last;
+    kw->last = key.len == 8 ? store_be64(key.ptr) : kw->last;
+    kw->count++;
+    return 0;
+}
+
+static struct key_walk walk_u64_keys(struct store *s, enum store_db db)
+{
+    struct key_walk kw = {.ordered = true};
+    struct store_visitor v = {.arg = &kw, .visit = key_walk_visit};
+    struct store_txn *r = NULL;
+    uint32_t visited = 0;
+    OK(store_begin_read(s, &r, errmsg));
+    OK(store_scan(r, db, bytes_of(NULL, 0), NULL, 100000, &v, &visited, errmsg));
+    OK(store_commit(r, errmsg));
+    return kw;
+}
+
+/*
+ * store_append_u64 hands out 1, 2, ... in one transaction (the cached next key) and goes
+ * on from the last key in the next; a direct APPEND put moves the cache past its key.
+ */
+static void append_in_order(void **state)
+{
+    (void)state;
+    char *dir = mkdir_tmp("store-append");
+    struct store *s = open_at(dir, MAP_BYTES);
+    struct store_txn *w = NULL;
+    struct store_key k;
+    uint64_t key = 0;
+    OK(store_begin_write(s, &w, errmsg));
+    for (uint64_t i = 1; i <= 3000; i++) {
+        OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+        assert_int_equal(key, i);
+    }
+    store_key_u64(&k, 3500); /* a direct appending put: the next append follows it */
+    OK(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), str_bytes("x"), STORE_PUT_APPEND,
+                 errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+    assert_int_equal(key, 3501);
+    store_key_u64(&k, 3502); /* a plain put: the next transaction starts after it */
+    OK(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), str_bytes("y"), 0, errmsg));
+    OK(store_commit(w, errmsg));
+    /* A new transaction finds the last key with one cursor lookup. */
+    OK(store_begin_write(s, &w, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+    assert_int_equal(key, 3503);
+    OK(store_append_u64(w, STORE_DB_BLOCK_HASHES, str_bytes("first"), &key, errmsg));
+    assert_int_equal(key, 1); /* an empty database starts at 1 */
+    OK(store_commit(w, errmsg));
+    struct key_walk kw = walk_u64_keys(s, STORE_DB_SMT_NODES);
+    assert_true(kw.ordered);
+    assert_int_equal(kw.count, 3000 + 1 + 1 + 1 + 1);
+    assert_int_equal(kw.last, 3503);
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
+}
+
+/* An appending put whose key is not past the last: TB_EIO, and the transaction is dead. */
+static void append_out_of_order(void **state)
+{
+    (void)state;
+    char *dir = mkdir_tmp("store-append-order");
+    struct store *s = open_at(dir, MAP_BYTES);
+    struct store_txn *w = NULL;
+    struct store_key k;
+    uint64_t key = 0;
+    OK(store_begin_write(s, &w, errmsg));
+    for (int i = 0; i < 10; i++)
+        OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+    OK(store_commit(w, errmsg));
+    uint64_t bad[] = {5, 10};
+    for (size_t i = 0; i < 2; i++) {
+        OK(store_begin_write(s, &w, errmsg));
+        store_key_u64(&k, bad[i]);
+        assert_int_equal(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), str_bytes("z"),
+                                   STORE_PUT_APPEND, errmsg),
+                         TB_EIO);
+        assert_non_null(strstr(errmsg, "append out of order"));
+        assert_int_equal(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("n"), &key, errmsg),
+                         TB_EIO);
+        assert_int_equal(store_commit(w, errmsg), TB_EIO);
+    }
+    /* A database whose last key is no u64 cannot be appended to. */
+    OK(store_begin_write(s, &w, errmsg));
+    OK(store_member_put(w, "shanghai", str_bytes("member"), errmsg));
+    assert_int_equal(store_append_u64(w, STORE_DB_MEMBERS, str_bytes("m"), &key, errmsg), TB_EIO);
+    store_abort(w);
+    struct key_walk kw = walk_u64_keys(s, STORE_DB_SMT_NODES);
+    assert_true(kw.ordered);
+    assert_int_equal(kw.count, 10);
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
+}
+
+/* Status nodes and roots as stored: sizes and kinds checked, roots keep their first location. */
+static void smt_store_layout(void **state)
+{
+    (void)state;
+    char *dir = mkdir_tmp("store-smt-layout");
+    struct store *s = open_at(dir, MAP_BYTES);
+    struct cr_smt_store sst = store_smt_tree(s);
+    struct store_txn *w = NULL;
+    struct cr_smt_node leaf = {.kind = CR_SMT_NODE_LEAF}, inner = {.kind = CR_SMT_NODE_INNER};
+    struct cr_smt_node got;
+    uint64_t l1 = 0, l2 = 0, l3 = 0, loc = 0, key = 0;
+    uint8_t root[H], value[96];
+    memset(leaf.a, 1, H);
+    memset(inner.a, 2, H);
+    inner.a_loc = 0x0102030405060708u;
+    inner.b_loc = 7;
+    memset(root, 3, H);
+    OK(store_begin_write(s, &w, errmsg));
+    OK(sst.put(sst.impl, w, &leaf, &l1, errmsg));
+    OK(sst.put(sst.impl, w, &inner, &l2, errmsg));
+    OK(sst.put(sst.impl, w, &leaf, &l3, errmsg)); /* the same content again: a new location */
+    assert_true(l1 == 1 && l2 == 2 && l3 == 3);
+    OK(sst.root_put(sst.impl, w, root, l2, errmsg));
+    OK(sst.root_put(sst.impl, w, root, l3, errmsg));
+    /* Corrupt values: a wrong size, a kind that does not match its size. */
+    memset(value, 0, sizeof(value));
+    value[0] = CR_SMT_NODE_LEAF;
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 81), &key, errmsg));
+    value[0] = CR_SMT_NODE_INNER;
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 65), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 80), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 96), &key, errmsg));
+    OK(store_commit(w, errmsg));
+    store_close(s);
+    s = open_at(dir, MAP_BYTES);
+    sst = store_smt_tree(s);
+    struct store_txn *r = NULL;
+    OK(store_begin_read(s, &r, errmsg));
+    OK(sst.get(sst.impl, r, l2, &got, errmsg));
+    assert_memory_equal(&got.a, inner.a, H);
+    assert_true(got.kind == CR_SMT_NODE_INNER && got.a_loc == inner.a_loc && got.b_loc == 7);
+    OK(sst.get(sst.impl, r, l3, &got, errmsg));
+    assert_true(got.kind == CR_SMT_NODE_LEAF && got.a_loc == 0 && got.b_loc == 0);
+    assert_memory_equal(got.a, leaf.a, H);
+    OK(sst.root_get(sst.impl, r, root, &loc, errmsg));
+    assert_int_equal(loc, l2);
+    for (uint64_t bad = 4; bad <= 7; bad++) {
+        assert_int_equal(sst.get(sst.impl, r, bad, &got, errmsg), TB_EIO);
+        assert_non_null(strstr(errmsg, "corrupt"));
+    }
+    assert_int_equal(sst.get(sst.impl, r, 8, &got, errmsg), TB_ENOTFOUND);
+    OK(store_commit(r, errmsg));
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
+}
+
+/* Writes a database named `name` with `entries` entries straight through LMDB. */
+static void lmdb_write_db(const char *dir, const char *name, int entries)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), MDB_SUCCESS);
+    assert_int_equal(mdb_env_set_maxdbs(env, 64), MDB_SUCCESS);
+    assert_int_equal(mdb_env_set_mapsize(env, MAP_BYTES), MDB_SUCCESS);
+    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), MDB_SUCCESS);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_dbi_open(txn, name, MDB_CREATE, &dbi), MDB_SUCCESS);
+    for (int i = 0; i < entries; i++) {
+        uint8_t k[H], v[65] = {1};
+        id_of(k, 90, (uint64_t)i);
+        MDB_val mk = {.mv_size = sizeof(k), .mv_data = k};
+        MDB_val mv = {.mv_size = sizeof(v), .mv_data = v};
+        assert_int_equal(mdb_put(txn, dbi, &mk, &mv, 0), MDB_SUCCESS);
+    }
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    mdb_env_close(env);
+}
+
+/* A data directory from before D19 (hash-keyed smt_nodes) is refused; an empty one is not. */
+static void old_layout_refused(void **state)
+{
+    (void)state;
+    char *dir = mkdir_tmp("store-old-layout");
+    struct store *s = NULL;
+    lmdb_write_db(dir, "smt_nodes", 3);
+    assert_int_equal(store_open(&s, dir, MAP_BYTES, errmsg), TB_EIO);
+    assert_null(s);
+    assert_non_null(strstr(errmsg, "old status-tree layout (smt_nodes)"));
+    assert_non_null(strstr(errmsg, "re-create it and let the node sync"));
+    t_rmtree(dir);
+    tb_free(dir);
+    dir = mkdir_tmp("store-old-empty");
+    lmdb_write_db(dir, "smt_nodes", 0);
+    s = open_at(dir, MAP_BYTES);
+    store_close(s);
+    s = open_at(dir, MAP_BYTES); /* and a second open of a new-layout directory */
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
 }
 
 /* ---------------------------------------------------------- block faults */
@@ -1291,6 +1517,10 @@ int main(void)
         cmocka_unit_test(map_grown_elsewhere),
         cmocka_unit_test(log_tree_matches_memory),
         cmocka_unit_test(smt_tree_matches_memory),
+        cmocka_unit_test(append_in_order),
+        cmocka_unit_test(append_out_of_order),
+        cmocka_unit_test(smt_store_layout),
+        cmocka_unit_test(old_layout_refused),
         cmocka_unit_test(block_all_or_nothing_on_error),
         cmocka_unit_test(block_all_or_nothing_on_crash),
         cmocka_unit_test(wal_survives_exit),
