@@ -174,7 +174,7 @@ void cfg_config_defaults(struct cfg_config *out)
     out->consensus.timeout_prevote_ms = 1000;
     out->consensus.timeout_precommit_ms = 1000;
     out->consensus.timeout_delta_ms = 500;
-    out->consensus.block_txs_max = 10000;
+    out->consensus.block_txs_max = 2000;
     out->consensus.block_bytes_max = 4u << 20;
     out->consensus.block_interval_ms = 1000;
     out->consensus.clock_skew_max_ms = 5000;

@@ -83,7 +83,7 @@ struct cfg_consensus_section
     uint32_t timeout_prevote_ms;   /* default 1000 */
     uint32_t timeout_precommit_ms; /* default 1000 */
     uint32_t timeout_delta_ms;     /* default 500, added per round */
-    uint32_t block_txs_max;        /* default 10000 */
+    uint32_t block_txs_max;        /* default 2000 (D20) */
     uint64_t block_bytes_max;      /* default 4 MiB; below [api] max_body_bytes */
     uint32_t block_interval_ms;    /* default 1000 */
     uint32_t clock_skew_max_ms;    /* default 5000 */

@@ -83,6 +83,7 @@ tb_cluster_init() {
       -e "s/^timeout_precommit_ms = .*/timeout_precommit_ms = ${TB_E2E_VOTE_MS:-500}/" \
       -e "s/^timeout_delta_ms = .*/timeout_delta_ms = ${TB_E2E_DELTA_MS:-250}/" \
       -e "s/^block_interval_ms = .*/block_interval_ms = ${TB_E2E_BLOCK_MS:-200}/" \
+      -e "s/^block_txs_max = .*/block_txs_max = ${TB_E2E_BLOCK_TXS:-2000}/" \
       -e "s/^map_size_mb = .*/map_size_mb = 1024/" "$TB_WORK/c$i/node.ini"
   done
   "$TB" genesis --federation "e2e 测试联盟" --suite "$suite" "${members[@]}" \

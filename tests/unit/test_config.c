@@ -62,7 +62,7 @@ static void minimal_file_gets_defaults_and_resolved_paths(void **state)
     assert_int_equal(cfg.consensus.timeout_prevote_ms, 1000);
     assert_int_equal(cfg.consensus.timeout_precommit_ms, 1000);
     assert_int_equal(cfg.consensus.timeout_delta_ms, 500);
-    assert_int_equal(cfg.consensus.block_txs_max, 10000);
+    assert_int_equal(cfg.consensus.block_txs_max, 2000);
     assert_int_equal(cfg.consensus.block_bytes_max, 4u << 20);
     assert_int_equal(cfg.consensus.block_interval_ms, 1000);
     assert_int_equal(cfg.consensus.clock_skew_max_ms, 5000);
