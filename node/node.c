@@ -142,7 +142,7 @@ static int node_mempool_rebuild(struct node *n, char *errmsg)
     uint32_t visited = 0;
     int rc = store_begin_read(n->store, &txn, errmsg);
     if (rc == TB_OK)
-        rc = store_pending_scan(txn, NULL, NODE_MEMPOOL_COUNT_MAX, &v, &visited, errmsg);
+        rc = store_pending_scan(txn, NODE_MEMPOOL_COUNT_MAX, &v, &visited, errmsg);
     store_abort(txn);
     if (rc == TB_OK && s.loaded > 0)
         node_log(NODE_LOG_INFO, "mempool_rebuilt", NULL, "txs=%zu", s.loaded);

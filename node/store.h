@@ -44,8 +44,13 @@
  *                 certificate for the same block may replace it)
  *   block_hashes  height u64 -> block hash(32), written with the block
  *   txloc         tx id(32) -> height u64 || index in block u32 (never overwritten)
- *   pending       tx id(32) -> envelope bytes: the mempool's durable copy; a tx the API
- *                 acknowledged is here, committed, before the answer
+ *   pending_ids   tx id(32) -> sequence u64 in pending_log: the index of the mempool's
+ *                 durable copy; a tx the API acknowledged is here, committed, before the
+ *                 answer (D21)
+ *   pending_log   sequence u64 -> tx id(32) || envelope bytes, appended in admission order
+ *                 (STORE_PUT_APPEND), so an admission batch fills fresh pages and a block's
+ *                 txs, admitted at about the same time, are deleted from a few. The old
+ *                 "pending" (tx id -> envelope) is refused at open if non-empty
  *   wal           "wal" -> the consensus persist record (encoded by the caller); one key,
  *                 overwritten, synced on return of store_wal_put
  *   log_nodes     level(1) || index u64 -> hash(32): the cr_log_store of the log tree
@@ -93,6 +98,7 @@ extern "C" {
 #define STORE_MAP_BYTES_MIN (256u * 1024u)
 #define STORE_MAP_BYTES_MAX (UINT64_C(1) << 44) /* 16 TiB */
 #define STORE_FAULT_EXIT_STATUS 86              /* _exit status of a STORE_FAULT crash */
+#define STORE_PENDING_BYTES_MAX (16u << 20)     /* a pending envelope read for presence */
 
 _Static_assert(STORE_ID_BYTES == CR_HASH_BYTES, "ids are hashes");
 _Static_assert(32 + 1 + STORE_NAME_BYTES_MAX + 32 <= STORE_KEY_BYTES_MAX, "index keys fit");
@@ -105,6 +111,7 @@ enum store_db {
     STORE_DB_BLOCK_HASHES,
     STORE_DB_TXLOC,
     STORE_DB_PENDING,
+    STORE_DB_PENDING_LOG,
     STORE_DB_WAL,
     STORE_DB_LOG_NODES,
     STORE_DB_SMT_NODES,
@@ -341,7 +348,8 @@ TB_MUST_CHECK int store_txloc_put(struct store_txn *txn, const uint8_t tx_id[STO
 TB_MUST_CHECK int store_txloc_get(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
                                   struct store_txloc *out, char *errmsg);
 
-/* pending: put overwrites (a resubmission of the same tx has the same id and bytes). */
+/* pending: a tx already pending is left as it is (a resubmission has the same id and bytes);
+ * a new one gets the next pending_log sequence. */
 TB_MUST_CHECK int store_pending_put(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
                                     struct tb_bytes envelope, char *errmsg);
 TB_MUST_CHECK int store_pending_get(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
@@ -349,10 +357,11 @@ TB_MUST_CHECK int store_pending_get(struct store_txn *txn, const uint8_t tx_id[S
 /* Deletes if present (a committed tx may have come from a peer): *was_present may be NULL. */
 TB_MUST_CHECK int store_pending_del(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
                                     bool *was_present, char *errmsg);
-/* Visits pending txs in id order after `after` (NULL: from the start), at most count_max. */
-TB_MUST_CHECK int store_pending_scan(struct store_txn *txn, const uint8_t *after,
-                                     uint32_t count_max, const struct store_visitor *visitor,
-                                     uint32_t *visited, char *errmsg);
+/* Visits pending txs in admission order, at most count_max: key = tx id, value = envelope.
+ * TB_EIO for a pending_log entry shorter than an id (a corrupt store). */
+TB_MUST_CHECK int store_pending_scan(struct store_txn *txn, uint32_t count_max,
+                                     const struct store_visitor *visitor, uint32_t *visited,
+                                     char *errmsg);
 
 /* ------------------------------------------------------------ typed: wal */
 
@@ -432,7 +441,9 @@ void store_writelog_release(struct store_writelog *log);
 void store_txn_record(struct store_txn *txn, struct store_writelog *log);
 /*
  * Performs the recorded writes on txn in order: puts with their recorded flags, deletes as
- * delete-if-present (a pending entry may have come or gone since). TB_EINVAL for a broken
+ * delete-if-present (a pending entry may have come or gone since); a delete in pending_ids
+ * is replayed as store_pending_del of that id, so a tx that became pending after the
+ * recording loses its pending_log entry too. TB_EINVAL for a broken
  * log; any store error (TB_EEXIST: the state is not the recorded one): the caller must then
  * abort txn, since part of the log may have been written.
  */

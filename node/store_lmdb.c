@@ -34,7 +34,8 @@ static const char *const store_db_names[STORE_DB_COUNT] = {
     [STORE_DB_CERTS] = "certs",
     [STORE_DB_BLOCK_HASHES] = "block_hashes",
     [STORE_DB_TXLOC] = "txloc",
-    [STORE_DB_PENDING] = "pending",
+    [STORE_DB_PENDING] = "pending_ids",
+    [STORE_DB_PENDING_LOG] = "pending_log",
     [STORE_DB_WAL] = "wal",
     [STORE_DB_LOG_NODES] = "log_nodes",
     [STORE_DB_SMT_NODES] = "smt_nodes_v2",
@@ -137,32 +138,50 @@ static int store_open_dbis(struct store *s, char *errmsg)
 }
 
 /*
- * The status tree used to live in "smt_nodes", keyed by node hash (D19 moved it to
- * smt_nodes_v2 + smt_roots). Such a directory cannot be read by this version: refuse it
- * rather than start from an empty tree. The handle dies with the aborted transaction.
+ * Databases of older layouts: the status tree used to live in "smt_nodes", keyed by node
+ * hash (D19 moved it to smt_nodes_v2 + smt_roots), and the mempool's copy in "pending", tx
+ * id -> envelope (D21: pending_ids + pending_log). Such a directory cannot be read by this
+ * version: refuse it rather than start from an empty tree or lose acknowledged txs.
  */
-static int store_refuse_old_layout(struct store *s, const char *dir, char *errmsg)
+static const char *const store_old_dbs[] = {"smt_nodes", "pending"};
+#define STORE_OLD_DB_COUNT (sizeof(store_old_dbs) / sizeof(store_old_dbs[0]))
+
+/* *entries gets the size of the old database `name`, 0 when absent. Handles die with txn. */
+static int store_old_db_entries(struct store *s, MDB_txn *txn, const char *name, size_t *entries,
+                                char *errmsg)
 {
-    MDB_txn *txn = NULL;
     MDB_dbi dbi;
     MDB_stat st;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
-    if (rc != MDB_SUCCESS)
-        return store_mdb_fail(s, rc, errmsg, "begin layout check '%s'", dir);
-    rc = mdb_dbi_open(txn, "smt_nodes", 0, &dbi);
+    *entries = 0;
+    int rc = mdb_dbi_open(txn, name, 0, &dbi);
     if (rc == MDB_SUCCESS)
         rc = mdb_stat(txn, dbi, &st);
-    mdb_txn_abort(txn);
     if (rc == MDB_NOTFOUND)
         return TB_OK;
     if (rc != MDB_SUCCESS)
-        return store_mdb_fail(s, rc, errmsg, "layout check '%s'", dir);
-    if (st.ms_entries == 0)
-        return TB_OK;
-    return tb_fail(errmsg, TB_EIO,
-                   "store '%s': data directory uses the old status-tree layout (smt_nodes); "
-                   "re-create it and let the node sync",
-                   dir);
+        return store_mdb_fail(s, rc, errmsg, "layout check of %s", name);
+    *entries = st.ms_entries;
+    return TB_OK;
+}
+
+static int store_refuse_old_layout(struct store *s, const char *dir, char *errmsg)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS)
+        return store_mdb_fail(s, rc, errmsg, "begin layout check '%s'", dir);
+    int rv = TB_OK;
+    for (size_t i = 0; rv == TB_OK && i < STORE_OLD_DB_COUNT; i++) {
+        size_t entries = 0;
+        rv = store_old_db_entries(s, txn, store_old_dbs[i], &entries, errmsg);
+        if (rv == TB_OK && entries > 0)
+            rv = tb_fail(errmsg, TB_EIO,
+                         "store '%s': data directory uses an old layout (database %s); "
+                         "re-create it and let the node sync",
+                         dir, store_old_dbs[i]);
+    }
+    mdb_txn_abort(txn);
+    return rv;
 }
 
 static int store_env_open(struct store *s, const char *dir, char *errmsg)
@@ -174,7 +193,7 @@ static int store_env_open(struct store *s, const char *dir, char *errmsg)
         s->env = NULL;
         return store_mdb_fail(s, rc, errmsg, "create environment");
     }
-    rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT + 1); /* + the old smt_nodes, checked */
+    rc = mdb_env_set_maxdbs(s->env, STORE_DB_COUNT + STORE_OLD_DB_COUNT); /* old ones: checked */
     if (rc == MDB_SUCCESS)
         rc = mdb_env_set_mapsize(s->env, (size_t)s->map_bytes);
     if (rc == MDB_SUCCESS)

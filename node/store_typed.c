@@ -7,9 +7,11 @@
  * Must never: include lmdb.h (store_lmdb.c is the only LMDB user), or build a key whose
  * layout is not the one documented in store.h.
  */
+#include <inttypes.h>
 #include <string.h>
 
 #include "store.h"
+#include "tb_alloc.h"
 #include "tb_assert.h"
 
 #define STORE_STATE_VERSION 1u
@@ -296,34 +298,129 @@ int store_txloc_get(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
     return TB_OK;
 }
 
+/* pending_ids[tx_id]: the tx's sequence in pending_log. */
+static int store_pending_seq(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
+                             uint64_t *seq, char *errmsg)
+{
+    uint8_t v[8];
+    int rv = store_get_exact(txn, STORE_DB_PENDING, store_id_bytes(tx_id), v, sizeof(v), errmsg);
+    if (rv == TB_OK)
+        *seq = store_be64(v);
+    return rv;
+}
+
 int store_pending_put(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
                       struct tb_bytes envelope, char *errmsg)
 {
-    return store_put(txn, STORE_DB_PENDING, store_id_bytes(tx_id), envelope, 0, errmsg);
+    uint64_t seq = 0;
+    TB_ASSERT(envelope.ptr != NULL && envelope.len > 0);
+    int rv = store_pending_seq(txn, tx_id, &seq, errmsg);
+    if (rv != TB_ENOTFOUND)
+        return rv; /* TB_OK: already pending, with the same bytes (same id) */
+    if (envelope.len > SIZE_MAX - STORE_ID_BYTES)
+        return tb_fail(errmsg, TB_EINVAL, "pending: envelope of %zu bytes", envelope.len);
+    uint8_t *rec = tb_malloc(STORE_ID_BYTES + envelope.len);
+    if (rec == NULL)
+        return tb_fail(errmsg, TB_ENOMEM, "pending: out of memory");
+    memcpy(rec, tx_id, STORE_ID_BYTES);
+    memcpy(rec + STORE_ID_BYTES, envelope.ptr, envelope.len);
+    struct tb_bytes value = {.ptr = rec, .len = STORE_ID_BYTES + envelope.len};
+    rv = store_append_u64(txn, STORE_DB_PENDING_LOG, value, &seq, errmsg);
+    tb_free(rec);
+    if (rv != TB_OK)
+        return rv;
+    struct store_key k;
+    store_key_u64(&k, seq);
+    return store_put(txn, STORE_DB_PENDING, store_id_bytes(tx_id),
+                     (struct tb_bytes){k.bytes, k.len}, STORE_PUT_NEW, errmsg);
+}
+
+/* The pending_log entry of seq, which must belong to tx_id; out gets the envelope. */
+static int store_pending_entry(struct store_txn *txn, uint64_t seq,
+                               const uint8_t tx_id[STORE_ID_BYTES], struct tb_buf *out,
+                               char *errmsg)
+{
+    struct store_key k;
+    struct tb_buf rec;
+    store_key_u64(&k, seq);
+    tb_buf_init(&rec, STORE_ID_BYTES + (out != NULL ? out->max : STORE_PENDING_BYTES_MAX));
+    int rv = store_get(txn, STORE_DB_PENDING_LOG, store_key_bytes(&k), &rec, errmsg);
+    if (rv == TB_ENOTFOUND)
+        rv = tb_fail(errmsg, TB_EIO, "pending_log: no entry %" PRIu64 " for an indexed tx", seq);
+    else if (rv == TB_OK &&
+             (rec.len <= STORE_ID_BYTES || memcmp(rec.data, tx_id, STORE_ID_BYTES) != 0))
+        rv = tb_fail(errmsg, TB_EIO, "pending_log: entry %" PRIu64 " is another tx's", seq);
+    if (rv == TB_OK && out != NULL) {
+        tb_buf_reset(out);
+        rv = tb_buf_append(out, rec.data + STORE_ID_BYTES, rec.len - STORE_ID_BYTES);
+        if (rv != TB_OK)
+            tb_fail(errmsg, rv, "pending: envelope of %zu bytes", rec.len - STORE_ID_BYTES);
+    }
+    tb_buf_release(&rec);
+    return rv;
 }
 
 int store_pending_get(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES],
                       struct tb_buf *out, char *errmsg)
 {
-    return store_get(txn, STORE_DB_PENDING, store_id_bytes(tx_id), out, errmsg);
+    uint64_t seq = 0;
+    int rv = store_pending_seq(txn, tx_id, &seq, errmsg);
+    if (rv != TB_OK)
+        return rv;
+    return store_pending_entry(txn, seq, tx_id, out, errmsg);
 }
 
 int store_pending_del(struct store_txn *txn, const uint8_t tx_id[STORE_ID_BYTES], bool *was_present,
                       char *errmsg)
 {
-    int rv = store_del(txn, STORE_DB_PENDING, store_id_bytes(tx_id), errmsg);
+    uint64_t seq = 0;
+    struct store_key k;
     if (was_present != NULL)
-        *was_present = rv == TB_OK;
-    return rv == TB_ENOTFOUND ? TB_OK : rv;
+        *was_present = false;
+    int rv = store_pending_seq(txn, tx_id, &seq, errmsg);
+    if (rv == TB_ENOTFOUND) {
+        /* The attempt still goes into a write log (store.h), whose replay deletes the tx
+         * should it have become pending since. */
+        rv = store_del(txn, STORE_DB_PENDING, store_id_bytes(tx_id), errmsg);
+        return rv == TB_ENOTFOUND ? TB_OK : rv;
+    }
+    if (rv == TB_OK)
+        rv = store_del(txn, STORE_DB_PENDING, store_id_bytes(tx_id), errmsg);
+    if (rv != TB_OK)
+        return rv;
+    store_key_u64(&k, seq);
+    rv = store_del(txn, STORE_DB_PENDING_LOG, store_key_bytes(&k), errmsg);
+    if (rv == TB_ENOTFOUND)
+        return tb_fail(errmsg, TB_EIO, "pending_log: no entry %" PRIu64 " for an indexed tx", seq);
+    if (rv == TB_OK && was_present != NULL)
+        *was_present = true;
+    return rv;
 }
 
-int store_pending_scan(struct store_txn *txn, const uint8_t *after, uint32_t count_max,
+/* Hands the visitor (tx id, envelope) for each pending_log entry. */
+struct store_pending_visit
+{
+    const struct store_visitor *inner;
+};
+
+static int store_pending_visit(void *arg, struct tb_bytes key, struct tb_bytes value, char *errmsg)
+{
+    struct store_pending_visit *pv = arg;
+    (void)key;
+    if (value.len <= STORE_ID_BYTES)
+        return tb_fail(errmsg, TB_EIO, "pending_log: entry of %zu bytes", value.len);
+    struct tb_bytes id = {.ptr = value.ptr, .len = STORE_ID_BYTES};
+    struct tb_bytes env = {.ptr = value.ptr + STORE_ID_BYTES, .len = value.len - STORE_ID_BYTES};
+    return pv->inner->visit(pv->inner->arg, id, env, errmsg);
+}
+
+int store_pending_scan(struct store_txn *txn, uint32_t count_max,
                        const struct store_visitor *visitor, uint32_t *visited, char *errmsg)
 {
     struct tb_bytes none = {.ptr = NULL, .len = 0};
-    struct tb_bytes from = {.ptr = after, .len = STORE_ID_BYTES};
-    return store_scan(txn, STORE_DB_PENDING, none, after != NULL ? &from : NULL, count_max, visitor,
-                      visited, errmsg);
+    struct store_pending_visit pv = {.inner = visitor};
+    struct store_visitor outer = {.arg = &pv, .visit = store_pending_visit};
+    return store_scan(txn, STORE_DB_PENDING_LOG, none, NULL, count_max, &outer, visited, errmsg);
 }
 
 /* -------------------------------------------------------------------- wal */

@@ -87,7 +87,11 @@ int store_writelog_replay(struct store_txn *txn, const struct store_writelog *lo
             rv = store_put(txn, db, key, value, flags, errmsg);
         } else {
             TB_ASSERT(op == 'd');
-            rv = store_del(txn, db, key, errmsg);
+            if (db == STORE_DB_PENDING &&
+                key.len == STORE_ID_BYTES) /* with its pending_log entry */
+                rv = store_pending_del(txn, key.ptr, NULL, errmsg);
+            else
+                rv = store_del(txn, db, key, errmsg);
             if (rv == TB_ENOTFOUND)
                 rv = TB_OK;
         }

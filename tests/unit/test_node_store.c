@@ -454,9 +454,13 @@ static void scans_match_sorted_list(void **state)
 static int pending_visit(void *arg, struct tb_bytes key, struct tb_bytes value, char *em)
 {
     uint32_t *count = arg;
+    uint8_t want[H];
     (void)em;
     assert_int_equal(key.len, H);
     assert_int_equal(value.len, 8);
+    id_of(want, 30, *count); /* admission order (pending_log), not id order */
+    assert_memory_equal(key.ptr, want, H);
+    assert_memory_equal(value.ptr, "envelope", 8);
     (*count)++;
     return *count == 5 ? 1 : 0; /* stop early: the scan honours it */
 }
@@ -475,7 +479,7 @@ static void pending_scan_stops(void **state)
         OK(store_pending_put(w, id, str_bytes("envelope"), errmsg));
     }
     struct store_visitor v = {.arg = &count, .visit = pending_visit};
-    OK(store_pending_scan(w, NULL, 100, &v, &visited, errmsg));
+    OK(store_pending_scan(w, 100, &v, &visited, errmsg));
     assert_int_equal(visited, 5);
     OK(store_commit(w, errmsg));
     uint64_t n = 0;
@@ -484,6 +488,60 @@ static void pending_scan_stops(void **state)
     OK(store_count(r, STORE_DB_PENDING, &n, errmsg));
     assert_int_equal(n, 20);
     store_abort(r);
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
+}
+
+static uint64_t db_entries(struct store *s, enum store_db db)
+{
+    uint64_t n = 0;
+    struct store_txn *r = NULL;
+    OK(store_begin_read(s, &r, errmsg));
+    OK(store_count(r, db, &n, errmsg));
+    store_abort(r);
+    return n;
+}
+
+/* D21: pending_ids indexes pending_log; put again keeps one entry, del removes both. */
+static void pending_log_layout(void **state)
+{
+    (void)state;
+    char *dir = mkdir_tmp("store-pend-log");
+    struct store *s = open_at(dir, MAP_BYTES);
+    struct store_txn *w = NULL;
+    struct tb_buf buf;
+    uint8_t a[H], b[H];
+    bool was = false;
+    id_of(a, 31, 1);
+    id_of(b, 31, 2);
+    tb_buf_init(&buf, 64);
+    OK(store_begin_write(s, &w, errmsg));
+    OK(store_pending_put(w, a, str_bytes("first"), errmsg));
+    OK(store_pending_put(w, b, str_bytes("second"), errmsg));
+    OK(store_pending_put(w, a, str_bytes("first"), errmsg)); /* a resubmission */
+    OK(store_commit(w, errmsg));
+    assert_int_equal(db_entries(s, STORE_DB_PENDING), 2);
+    assert_int_equal(db_entries(s, STORE_DB_PENDING_LOG), 2);
+    OK(store_begin_write(s, &w, errmsg));
+    OK(store_pending_get(w, b, &buf, errmsg));
+    expect_buf(&buf, "second", 6);
+    OK(store_pending_del(w, a, &was, errmsg));
+    assert_true(was);
+    OK(store_pending_del(w, a, &was, errmsg));
+    assert_false(was);
+    assert_int_equal(store_pending_get(w, a, NULL, errmsg), TB_ENOTFOUND);
+    OK(store_commit(w, errmsg));
+    assert_int_equal(db_entries(s, STORE_DB_PENDING), 1);
+    assert_int_equal(db_entries(s, STORE_DB_PENDING_LOG), 1);
+    /* An index entry pointing at another tx's envelope is a corrupt store, not a wrong tx. */
+    struct store_key k;
+    store_key_u64(&k, 2); /* b's sequence */
+    OK(store_begin_write(s, &w, errmsg));
+    OK(store_put(w, STORE_DB_PENDING, bytes_of(a, H), bytes_of(k.bytes, k.len), 0, errmsg));
+    assert_int_equal(store_pending_get(w, a, &buf, errmsg), TB_EIO);
+    store_abort(w);
+    tb_buf_release(&buf);
     store_close(s);
     t_rmtree(dir);
     tb_free(dir);
@@ -1200,22 +1258,28 @@ static void lmdb_write_db(const char *dir, const char *name, int entries)
     mdb_env_close(env);
 }
 
-/* A data directory from before D19 (hash-keyed smt_nodes) is refused; an empty one is not. */
+/* A data directory from before D19 (hash-keyed smt_nodes) or D21 (id-keyed pending) is
+ * refused; an empty old database is not. */
 static void old_layout_refused(void **state)
 {
     (void)state;
-    char *dir = mkdir_tmp("store-old-layout");
-    struct store *s = NULL;
-    lmdb_write_db(dir, "smt_nodes", 3);
-    assert_int_equal(store_open(&s, dir, MAP_BYTES, errmsg), TB_EIO);
-    assert_null(s);
-    assert_non_null(strstr(errmsg, "old status-tree layout (smt_nodes)"));
-    assert_non_null(strstr(errmsg, "re-create it and let the node sync"));
-    t_rmtree(dir);
-    tb_free(dir);
-    dir = mkdir_tmp("store-old-empty");
+    static const char *const old[] = {"smt_nodes", "pending"};
+    for (int i = 0; i < 2; i++) {
+        char *dir = mkdir_tmp("store-old-layout");
+        struct store *s = NULL;
+        char want[64];
+        lmdb_write_db(dir, old[i], 3);
+        assert_int_equal(store_open(&s, dir, MAP_BYTES, errmsg), TB_EIO);
+        assert_null(s);
+        snprintf(want, sizeof(want), "old layout (database %s)", old[i]);
+        assert_non_null(strstr(errmsg, want));
+        assert_non_null(strstr(errmsg, "re-create it and let the node sync"));
+        t_rmtree(dir);
+        tb_free(dir);
+    }
+    char *dir = mkdir_tmp("store-old-empty");
     lmdb_write_db(dir, "smt_nodes", 0);
-    s = open_at(dir, MAP_BYTES);
+    struct store *s = open_at(dir, MAP_BYTES);
     store_close(s);
     s = open_at(dir, MAP_BYTES); /* and a second open of a new-layout directory */
     store_close(s);
@@ -1511,6 +1575,7 @@ int main(void)
         cmocka_unit_test(snapshot_isolation),
         cmocka_unit_test(scans_match_sorted_list),
         cmocka_unit_test(pending_scan_stops),
+        cmocka_unit_test(pending_log_layout),
         cmocka_unit_test(durability_across_crashes),
         cmocka_unit_test(stale_readers_reclaimed),
         cmocka_unit_test(map_full_then_grow),
