@@ -32,7 +32,8 @@ struct event;
 #define NODE_STORE_LOG_MS 10000u /* one store error line per 10 s at most */
 #define NODE_MEMPOOL_COUNT_MAX 20000u
 #define NODE_MEMPOOL_BYTES_MAX (64u * 1024u * 1024u)
-#define NODE_ADMIT_BATCH_MAX 256u                    /* txs per group commit (admit.c) */
+#define NODE_ADMIT_BATCH_MAX 256u /* txs per group commit (admit.c) */
+#define NODE_ADMIT_GAP_MS 4u      /* least time between group commits under load (admit.c) */
 #define NODE_GOSSIP_QUEUE_BYTES (8u * 1024u * 1024u) /* per peer, while a POST is in flight */
 
 /* ---- admission (admit.c) ---- */
@@ -55,7 +56,8 @@ struct node_admit_batch
     size_t count;
     size_t bytes;
     bool scheduled;         /* flush_ev is active */
-    struct event *flush_ev; /* zero-delay: runs later in the same loop turn */
+    struct event *flush_ev; /* zero-delay, or a short timer right after another flush */
+    uint64_t last_flush_ms; /* monotonic end of the last group commit */
 };
 
 /* ---- commit watches (commit_watch.c) ---- */
