@@ -365,7 +365,15 @@ int ledger_open(struct ledger **out, struct store *store, const struct cfg_genes
     tb_buf_init(&l->agency_buf, LEDGER_AGENCY_BYTES_MAX);
     tb_buf_init(&l->value_buf, LEDGER_AGENCY_BYTES_MAX);
     /* Without the cache every check still verifies: only speed depends on it. */
-    l->sig_cache = tb_calloc(LEDGER_SIG_CACHE_SIZE, sizeof(*l->sig_cache));
+    l->sig_cache =
+        tb_calloc((size_t)LEDGER_SIG_CACHE_SETS * LEDGER_SIG_CACHE_WAYS, sizeof(*l->sig_cache));
+    l->sig_cache_next = tb_calloc(LEDGER_SIG_CACHE_SETS, 1);
+    if (l->sig_cache == NULL || l->sig_cache_next == NULL) {
+        tb_free(l->sig_cache);
+        tb_free(l->sig_cache_next);
+        l->sig_cache = NULL;
+        l->sig_cache_next = NULL;
+    }
     int rv = cfg_genesis_chain_id(genesis, l->chain_id);
     if (rv != TB_OK) {
         tb_fail(errmsg, TB_ECONFIG, "genesis: cannot compute the chain id: %s", tb_strerror(rv));
@@ -395,6 +403,7 @@ fail:
     tb_buf_release(&l->agency_buf);
     tb_buf_release(&l->value_buf);
     tb_free(l->sig_cache);
+    tb_free(l->sig_cache_next);
     tb_free(l);
     return rv;
 }
@@ -412,7 +421,15 @@ void ledger_close(struct ledger *l)
     tb_buf_release(&l->agency_buf);
     tb_buf_release(&l->value_buf);
     tb_free(l->sig_cache);
+    tb_free(l->sig_cache_next);
     tb_free(l);
+}
+
+void ledger_sig_stats(const struct ledger *l, uint64_t *verifies, uint64_t *cache_hits)
+{
+    TB_ASSERT(l != NULL && verifies != NULL && cache_hits != NULL);
+    *verifies = l->sig_verifies;
+    *cache_hits = l->sig_cache_hits;
 }
 
 enum cr_suite ledger_suite(const struct ledger *l)

@@ -202,6 +202,10 @@ TB_MUST_CHECK int ledger_build_block(struct ledger *l, struct store_txn *txn,
 TB_MUST_CHECK int ledger_store_built(struct ledger *l, struct store_txn *txn, struct tb_bytes block,
                                      char *errmsg);
 
+/* Signature checks of txs this ledger ran, and the ones its verified-signature cache
+ * answered instead (D15): for /metrics and the tests. */
+void ledger_sig_stats(const struct ledger *l, uint64_t *verifies, uint64_t *cache_hits);
+
 /* ------------------------------------------------------------------ queries */
 
 /* The latest committed state and its block time. TB_EIO, TB_ENOTFOUND (not opened). */

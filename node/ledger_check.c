@@ -117,9 +117,9 @@ static int ledger_agency_key(struct ledger *l, struct tb_bytes pub, struct cr_ke
     return TB_OK;
 }
 
-/* The slot of a verified (public key, signature, sign input) triple; digest filled. */
-static size_t ledger_sig_slot(const struct ledger *l, struct tb_bytes pub, struct tb_bytes sig,
-                              uint8_t digest[WIRE_HASH_BYTES])
+/* The cache set of a verified (public key, signature, sign input) triple; digest filled. */
+static size_t ledger_sig_set(const struct ledger *l, struct tb_bytes pub, struct tb_bytes sig,
+                             uint8_t digest[WIRE_HASH_BYTES])
 {
     /* Local only, never on disk or the wire; the tag keeps it apart from every DESIGN hash. */
     TB_ASSERT(pub.len <= 255 && sig.len <= 255); /* length bytes make the input unambiguous */
@@ -127,7 +127,25 @@ static size_t ledger_sig_slot(const struct ledger *l, struct tb_bytes pub, struc
     const struct tb_bytes parts[4] = {
         {lens, sizeof(lens)}, pub, sig, {l->sign_input.data, l->sign_input.len}};
     cr_hash_tagged(l->suite, "tongban/local-sig-cache/v1", parts, 4, digest);
-    return ((size_t)digest[0] << 16 | (size_t)digest[1] << 8 | digest[2]) % LEDGER_SIG_CACHE_SIZE;
+    return ((size_t)digest[0] << 16 | (size_t)digest[1] << 8 | digest[2]) % LEDGER_SIG_CACHE_SETS;
+}
+
+static bool ledger_sig_cached(const struct ledger *l, size_t set,
+                              const uint8_t digest[WIRE_HASH_BYTES])
+{
+    for (size_t w = 0; w < LEDGER_SIG_CACHE_WAYS; w++)
+        if (memcmp(l->sig_cache[set * LEDGER_SIG_CACHE_WAYS + w], digest, WIRE_HASH_BYTES) == 0)
+            return true;
+    return false;
+}
+
+/* Replaces the set's ways in turn: the oldest insert goes first. */
+static void ledger_sig_remember(struct ledger *l, size_t set, const uint8_t digest[WIRE_HASH_BYTES])
+{
+    uint8_t way = l->sig_cache_next[set];
+    TB_ASSERT(way < LEDGER_SIG_CACHE_WAYS);
+    memcpy(l->sig_cache[set * LEDGER_SIG_CACHE_WAYS + way], digest, WIRE_HASH_BYTES);
+    l->sig_cache_next[set] = (uint8_t)((way + 1u) % LEDGER_SIG_CACHE_WAYS);
 }
 
 /* Verifies tx's only signature with key (a kept node key) or pub (an agency key). */
@@ -142,11 +160,11 @@ static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_k
         return ledger_internal(v, rv, "signature input", tb_strerror(rv));
     const struct wire_tx_sig *s = &tx->sigs[0];
     uint8_t digest[WIRE_HASH_BYTES];
-    size_t slot = 0;
+    size_t set = 0;
     bool cacheable = l->sig_cache != NULL && pub.len > 0; /* agency keys: nearly every tx */
     if (cacheable) {
-        slot = ledger_sig_slot(l, pub, s->sig, digest);
-        if (memcmp(l->sig_cache[slot], digest, WIRE_HASH_BYTES) == 0) {
+        set = ledger_sig_set(l, pub, s->sig, digest);
+        if (ledger_sig_cached(l, set, digest)) {
             l->sig_cache_hits++;
             return TB_OK; /* these exact bytes verified before */
         }
@@ -156,10 +174,12 @@ static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_k
         if (rv != TB_OK)
             return ledger_internal(v, rv, "agency key", tb_strerror(rv));
     }
-    if (key != NULL)
+    if (key != NULL) {
         rv = cr_verify(key, l->sign_input.data, l->sign_input.len, s->sig.ptr, s->sig.len);
-    else
+        l->sig_verifies++;
+    } else {
         rv = TB_EBADSIG;
+    }
     if (rv == TB_EBADSIG)
         return ledger_refuse(v, LEDGER_BAD_SIGNATURE,
                              "%s: the signature does not verify over this chain's sign input",
@@ -167,7 +187,7 @@ static int ledger_verify(struct ledger *l, const struct wire_tx *tx, struct cr_k
     if (rv != TB_OK)
         return ledger_internal(v, rv, "signature check", tb_strerror(rv));
     if (cacheable)
-        memcpy(l->sig_cache[slot], digest, WIRE_HASH_BYTES);
+        ledger_sig_remember(l, set, digest);
     return TB_OK;
 }
 

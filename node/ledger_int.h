@@ -23,8 +23,12 @@
 #define LEDGER_STATE_ACTIVE 1u /* valid record, active agency key */
 #define LEDGER_STATE_ENDED 2u  /* revoked record, retired agency key */
 
-#define LEDGER_SIG_CACHE_SIZE 16384u /* verified signatures remembered (512 KiB) */
-#define LEDGER_KEY_CACHE_SIZE 32u    /* agency key objects kept (a key from bytes costs ~30%) */
+/* Verified signatures remembered: 65,536 sets of 4 (8 MiB). A tx is verified at admission and
+ * its block is checked after up to a full mempool of other txs (20,000): a direct-mapped
+ * cache of 16,384 forgot about a fifth of them by then (D15). */
+#define LEDGER_SIG_CACHE_SETS 65536u
+#define LEDGER_SIG_CACHE_WAYS 4u
+#define LEDGER_KEY_CACHE_SIZE 32u /* agency key objects kept (a key from bytes costs ~30%) */
 
 /* A parsed agency public key, kept because building one per signature check costs a third
  * of the check. Only speed depends on it: a cached and a fresh key verify the same. */
@@ -59,8 +63,10 @@ struct ledger
      * A tx is checked at admission and again when its block is applied; the second check of
      * the same bytes is a lookup. Only successes enter, so a hit proves what a verify would
      * (short of a hash collision), and every node still reaches the same verdict. */
-    uint8_t (*sig_cache)[WIRE_HASH_BYTES]; /* LEDGER_SIG_CACHE_SIZE slots, or NULL */
+    uint8_t (*sig_cache)[WIRE_HASH_BYTES]; /* SETS * WAYS slots, set s at s * WAYS, or NULL */
+    uint8_t *sig_cache_next;               /* per set: the way the next insert replaces */
     uint64_t sig_cache_hits;
+    uint64_t sig_verifies;    /* signature checks of txs actually run (cache misses) */
     struct tb_buf sign_input; /* scratch: a tx's signature input */
     struct tb_buf agency_buf; /* scratch: the agency entry of the tx being checked */
     struct tb_buf value_buf;  /* scratch: an entry being written */

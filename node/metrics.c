@@ -70,6 +70,13 @@ static void metrics_render(struct node *n, struct tb_buf *b, bool *ok)
                     m->peer_msgs_bad);
     metrics_counter(b, ok, "tongban_admit_batches_total", "Group commits of admitted txs.",
                     "counter", m->admit_batches);
+    uint64_t verifies = 0, hits = 0;
+    ledger_sig_stats(n->ledger, &verifies, &hits);
+    metrics_counter(b, ok, "tongban_signature_checks_total",
+                    "Tx signatures verified (cache misses).", "counter", verifies);
+    metrics_counter(b, ok, "tongban_signature_cache_hits_total",
+                    "Tx signature checks answered by the verified-signature cache.", "counter",
+                    hits);
     metrics_counter(b, ok, "tongban_commit_replays_total",
                     "Blocks committed by replaying the writes of their check.", "counter",
                     m->commit_replays);
