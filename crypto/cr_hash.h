@@ -70,7 +70,9 @@ void cr_hmac(enum cr_suite suite, const uint8_t *key, size_t key_len, const void
  * The keyed subject of a citizen (DESIGN 3.3): HMAC-H(subject_key, normalised ID).
  * Normalisation removes spaces and hyphens and upper-cases a final 'x'. The result
  * must be 18 characters (17 digits and a check character that satisfies GB 11643's
- * ISO 7064 MOD 11-2 checksum) or 15 digits (the older card format).
+ * ISO 7064 MOD 11-2 checksum) or 15 digits (the older card format), which is keyed in its
+ * 18-character form (century 19 inserted, check character computed: D23), so a citizen
+ * has one subject whichever of the two numbers an agency holds.
  * TB_EINVAL for anything else, with a reason in errmsg (which never contains the ID).
  * The normalised number lives only on this function's stack and is wiped.
  */

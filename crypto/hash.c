@@ -224,6 +224,18 @@ int cr_subject(enum cr_suite suite, const uint8_t subject_key[32], const char *i
         rv = tb_fail(errmsg, TB_EINVAL, "ID number check character does not match (GB 11643)");
         goto done;
     }
+    if (n == 15) {
+        /* The first-generation card's number is the same citizen's 18-character one without
+         * the century (always 19: those cards were issued up to 2004 to people born in the
+         * 1900s) and the check character: key the 18-character form, so both give one
+         * subject (D23). */
+        memmove(norm + 8, norm + 6, 9);
+        norm[6] = '1';
+        norm[7] = '9';
+        norm[17] = id_check_char(norm);
+        norm[18] = '\0';
+        n = 18;
+    }
     cr_hmac(suite, subject_key, 32, norm, n, out);
 done:
     tb_wipe(norm, sizeof(norm));

@@ -169,9 +169,18 @@ static void subject_normalises(void **state)
     assert_int_equal(
         cr_subject(CR_SUITE_SM2_SM3, subject_key, " 110105-1949 1231-002x ", b, errmsg), TB_OK);
     assert_memory_equal(b, want, 32);
-    /* The 15-digit card format has no check character. */
-    cr_hmac(CR_SUITE_ED25519_SHA256, subject_key, 32, "110105491231002", 15, want);
+    /* The 15-digit card of the same citizen (no century, no check character) is keyed in its
+     * 18-character form: one subject for both numbers (D23). */
+    cr_hmac(CR_SUITE_ED25519_SHA256, subject_key, 32, "11010519491231002X", 18, want);
     assert_int_equal(cr_subject(CR_SUITE_ED25519_SHA256, subject_key, "110105491231002", a, errmsg),
+                     TB_OK);
+    assert_memory_equal(a, want, 32);
+    assert_int_equal(
+        cr_subject(CR_SUITE_ED25519_SHA256, subject_key, "110105 491231 002", b, errmsg), TB_OK);
+    assert_memory_equal(b, want, 32);
+    /* Another 15-digit number, converted by hand: 370102 + 19 + 800101123 + check 7. */
+    cr_hmac(CR_SUITE_SM2_SM3, subject_key, 32, "370102198001011237", 18, want);
+    assert_int_equal(cr_subject(CR_SUITE_SM2_SM3, subject_key, "370102800101123", a, errmsg),
                      TB_OK);
     assert_memory_equal(a, want, 32);
 }
