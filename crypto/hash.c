@@ -226,8 +226,8 @@ int cr_subject(enum cr_suite suite, const uint8_t subject_key[32], const char *i
     }
     if (n == 15) {
         /* The first-generation card's number is the same citizen's 18-character one without
-         * the century (always 19: those cards were issued up to 2004 to people born in the
-         * 1900s) and the check character: key the 18-character form, so both give one
+         * the century (always 19: those cards went to people born in the 1900s, and were
+         * replaced by 2013) and the check character: key the 18-character form, so both give one
          * subject (D23). */
         memmove(norm + 8, norm + 6, 9);
         norm[6] = '1';
