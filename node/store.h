@@ -443,7 +443,8 @@ void store_txn_record(struct store_txn *txn, struct store_writelog *log);
  * Performs the recorded writes on txn in order: puts with their recorded flags, deletes as
  * delete-if-present (a pending entry may have come or gone since); a delete in pending_ids
  * is replayed as store_pending_del of that id, so a tx that became pending after the
- * recording loses its pending_log entry too. TB_EINVAL for a broken
+ * recording loses its pending_log entry too, and recorded pending_log deletes are skipped
+ * (a sequence may have been reused by then). TB_EINVAL for a broken
  * log; any store error (TB_EEXIST: the state is not the recorded one): the caller must then
  * abort txn, since part of the log may have been written.
  */

@@ -87,9 +87,13 @@ int store_writelog_replay(struct store_txn *txn, const struct store_writelog *lo
             rv = store_put(txn, db, key, value, flags, errmsg);
         } else {
             TB_ASSERT(op == 'd');
-            if (db == STORE_DB_PENDING &&
-                key.len == STORE_ID_BYTES) /* with its pending_log entry */
+            /* A pending tx goes by its id, with whatever pending_log entry it has now: the
+             * recorded sequence may since name another tx's envelope (sequences of deleted
+             * entries are reused), so recorded pending_log deletes are not replayed. */
+            if (db == STORE_DB_PENDING && key.len == STORE_ID_BYTES)
                 rv = store_pending_del(txn, key.ptr, NULL, errmsg);
+            else if (db == STORE_DB_PENDING_LOG)
+                rv = TB_OK;
             else
                 rv = store_del(txn, db, key, errmsg);
             if (rv == TB_ENOTFOUND)
