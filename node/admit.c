@@ -8,10 +8,10 @@
  *      batch, committed), the ledger's full check against the latest committed state, then
  *      the envelope joins the batch and the flush event is armed: zero-delay, or, within
  *      NODE_ADMIT_GAP_MS of the previous group commit, for the rest of that gap;
- *   2. admit_flush (the flush event, later in the same loop turn or after the gap): ONE write
- * transaction puts every batched envelope into `pending` and commits (synced); only then are the
- *      txs added to the mempool, their submitters answered, and the batch gossiped to peers
- *      in one message.
+ *   2. admit_flush (the flush event, later in the same loop turn or after the gap): ONE
+ *      write transaction puts every batched envelope into `pending` and commits (synced);
+ *      only then are the txs added to the mempool, their submitters answered, and the batch
+ *      gossiped to peers in one message.
  * Requests that arrive while a flush is syncing wait in the socket and form the next batch,
  * so the batch grows with the load by itself, and an idle node still answers at once.
  *
