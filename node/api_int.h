@@ -194,6 +194,14 @@ json_t *api_json_agency(enum cr_suite suite, const struct ledger_agency *a);
 json_t *api_json_member(const struct cfg_member *m, const uint8_t key_id[CR_HASH_BYTES],
                         size_t validator_index);
 
+/*
+ * Reads record id in a short read transaction for a handler: TB_OK with *rec (the caller
+ * tb_frees it; status LEDGER_RECORD_UNKNOWN for an id the node does not know) and env, or an
+ * error with the answer already sent (out of memory, the store) and *rec NULL.
+ */
+int api_record_read(struct http_req *req, struct node *n, const uint8_t id[WIRE_HASH_BYTES],
+                    struct ledger_record **rec, struct tb_buf *env);
+
 /* {"id", "kind", "status": "pending"} or committed with "height" and "index". */
 json_t *api_json_tx_status(const uint8_t id[WIRE_HASH_BYTES], uint8_t kind, bool committed,
                            uint64_t height, uint32_t index);

@@ -324,35 +324,26 @@ void api_h_resolve(struct http_req *req, void *arg)
 void api_h_record_qr(struct http_req *req, void *arg)
 {
     struct node *n = arg;
-    struct store_txn *txn = NULL;
     uint8_t id[WIRE_HASH_BYTES], chain_id[WIRE_HASH_BYTES];
     char uri[QR_URI_SIZE], errmsg[TB_ERRMSG_SIZE] = "";
     uint64_t px = 0;
+    struct ledger_record *rec = NULL;
     struct tb_buf env, png;
     if (api_req_param_hex32(req, "id", id) != TB_OK ||
         api_req_query_u64(req, "px", 1, API_QR_PX_MAX, API_QR_PX_DEFAULT, &px) != TB_OK)
         return;
-    struct ledger_record *rec = tb_calloc(1, sizeof(*rec)); /* 64 claims: not the stack */
-    if (rec == NULL) {
-        http_reply_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    if (api_req_read_begin(req, n, &txn) != TB_OK) {
-        tb_free(rec);
-        return;
-    }
     tb_buf_init(&env, WIRE_TX_BYTES_MAX);
+    if (api_record_read(req, n, id, &rec, &env) != TB_OK) {
+        tb_buf_release(&env);
+        return;
+    }
     tb_buf_init(&png, API_QR_PNG_BYTES_MAX);
-    int rc = ledger_record_get(node_ledger(n), txn, id, rec, &env, errmsg);
-    store_abort(txn);
-    if (rc != TB_OK) {
-        api_reply_failure(req, rc, "record", errmsg);
-    } else if (rec->status == LEDGER_RECORD_UNKNOWN) {
+    if (rec->status == LEDGER_RECORD_UNKNOWN) {
         http_reply_error(req, 404, "not_found", "no record with this id on this node");
     } else {
         ledger_chain_id(node_ledger(n), chain_id);
         qr_uri_encode(chain_id, id, uri);
-        rc = qr_png(uri, (unsigned)px, API_QR_MARGIN_MODULES, &png, errmsg);
+        int rc = qr_png(uri, (unsigned)px, API_QR_MARGIN_MODULES, &png, errmsg);
         if (rc != TB_OK)
             api_reply_failure(req, rc, "qr.png", errmsg);
         else

@@ -40,31 +40,44 @@ static json_t *api_json_record_answer(const uint8_t id[WIRE_HASH_BYTES],
     return j;
 }
 
+int api_record_read(struct http_req *req, struct node *n, const uint8_t id[WIRE_HASH_BYTES],
+                    struct ledger_record **rec, struct tb_buf *env)
+{
+    struct store_txn *txn = NULL;
+    char errmsg[TB_ERRMSG_SIZE] = "";
+    *rec = tb_calloc(1, sizeof(**rec)); /* a decoded body with 64 claims: not the stack */
+    if (*rec == NULL) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        return TB_ENOMEM;
+    }
+    int rc = api_req_read_begin(req, n, &txn);
+    if (rc == TB_OK) {
+        rc = ledger_record_get(node_ledger(n), txn, id, *rec, env, errmsg);
+        store_abort(txn);
+        if (rc != TB_OK)
+            api_reply_failure(req, rc, "record", errmsg);
+    }
+    if (rc != TB_OK) {
+        tb_free(*rec);
+        *rec = NULL;
+    }
+    return rc;
+}
+
 void api_h_record_get(struct http_req *req, void *arg)
 {
     struct node *n = arg;
-    struct store_txn *txn = NULL;
     struct ledger_record *rec = NULL;
     struct tb_buf env;
     uint8_t id[WIRE_HASH_BYTES];
-    char errmsg[TB_ERRMSG_SIZE] = "";
     if (api_req_param_hex32(req, "id", id) != TB_OK)
         return;
-    rec = tb_calloc(1, sizeof(*rec)); /* a decoded body with 64 claims: not the stack */
-    if (rec == NULL) {
-        http_reply_error(req, 500, "internal", "out of memory");
-        return;
-    }
-    if (api_req_read_begin(req, n, &txn) != TB_OK) {
-        tb_free(rec);
-        return;
-    }
     tb_buf_init(&env, WIRE_TX_BYTES_MAX);
-    int rc = ledger_record_get(node_ledger(n), txn, id, rec, &env, errmsg);
-    store_abort(txn);
-    if (rc != TB_OK) {
-        api_reply_failure(req, rc, "record", errmsg);
-    } else if (rec->status == LEDGER_RECORD_UNKNOWN) {
+    if (api_record_read(req, n, id, &rec, &env) != TB_OK) {
+        tb_buf_release(&env);
+        return;
+    }
+    if (rec->status == LEDGER_RECORD_UNKNOWN) {
         http_reply_json(req, 404,
                         json_pack("{s:o,s:s,s:{s:s,s:s}}", "id", api_json_hex(id, WIRE_HASH_BYTES),
                                   "status", "unknown", "error", "code", "not_found", "message",
