@@ -1553,6 +1553,23 @@ static void writelog_replay(void **state)
     int rv = ledger_apply_block(f->l[1], txn, bytes_of(blk.data, blk.len), &v);
     store_abort(txn);
     OK(rv);
+    /* A replay that fails at any write (here the first, a middle one, the last) and whose
+     * transaction is then committed anyway leaves store 1 as it was. */
+    uint8_t before[STORE_DB_COUNT][H], after[STORE_DB_COUNT][H];
+    uint64_t nbefore[STORE_DB_COUNT], nafter[STORE_DB_COUNT];
+    stores_digest(f->st[1], before, nbefore);
+    const uint64_t at[] = {0, log.count / 2, log.count - 1};
+    for (size_t i = 0; i < 3; i++) {
+        struct store_fault sf = {.ops = STORE_FAULT_WRITE, .after = at[i], .code = TB_EIO};
+        store_fault_set(f->st[1], &sf);
+        OK(store_begin_write(f->st[1], &txn, errmsg));
+        assert_int_equal(store_writelog_replay(txn, &log, errmsg), TB_EIO);
+        assert_int_equal(store_commit(txn, errmsg), TB_EIO);
+        store_fault_set(f->st[1], NULL);
+        stores_digest(f->st[1], after, nafter);
+        assert_memory_equal(after, before, sizeof(before));
+        assert_memory_equal(nafter, nbefore, sizeof(nbefore));
+    }
     apply_commit(f, 0, bytes_of(blk.data, blk.len));
     replay_commit(f, 1, &log);
     block_done(f, e, 4, t);
