@@ -14,7 +14,7 @@ tb_unit_test(test_node_peer SOURCES unit/test_node_peer.c LIBS tb_peer tb_http t
   tb_base PkgConfig::LIBEVENT PkgConfig::JANSSON PkgConfig::OPENSSL LABELS unit)
 
 # ledger
-tb_unit_test(test_node_ledger SOURCES unit/test_node_ledger.c LIBS tb_ledger)
+tb_unit_test(test_node_ledger SOURCES unit/test_node_ledger.c LIBS tb_ledger tb_testlib_chain)
 
 # qr
 tb_unit_test(test_node_qr SOURCES unit/test_node_qr.c LIBS tb_qr tb_base PkgConfig::QRENCODE
@@ -65,14 +65,14 @@ tb_unit_test(test_node_log SOURCES unit/test_node_log.c LIBS tb_node PkgConfig::
   LABELS unit)
 
 # api: the agency request gate (node/api_auth.h) over a real store and ledger
-tb_unit_test(test_node_api_auth SOURCES unit/test_node_api_auth.c LIBS tb_api tb_ledger tb_store
+tb_unit_test(test_node_api_auth SOURCES unit/test_node_api_auth.c LIBS tb_api tb_ledger tb_store tb_testlib_chain
   tb_wire tb_crypto tb_config tb_base LABELS unit)
 # api
-tb_unit_test(test_node_api SOURCES unit/test_node_api.c LIBS tb_api tb_http tb_ledger tb_store
+tb_unit_test(test_node_api SOURCES unit/test_node_api.c LIBS tb_api tb_http tb_ledger tb_store tb_testlib_chain
   tb_wire tb_crypto tb_config tb_base PkgConfig::LIBEVENT PkgConfig::JANSSON LABELS unit)
 
 # proof bundles (node/proof.h)
-tb_unit_test(test_node_proof SOURCES unit/test_node_proof.c LIBS tb_proof LABELS unit)
+tb_unit_test(test_node_proof SOURCES unit/test_node_proof.c LIBS tb_proof tb_testlib_chain LABELS unit)
 tb_fuzz_target(fuzz_proof_bundle fuzz/fuzz_proof_bundle.c tb_proof)
 
 # auth: signed agency reads, the authorisation matrix, no ID numbers anywhere (issue 6)

@@ -46,6 +46,7 @@
 #include "ledger.h"
 #include "node.h"
 #include "store.h"
+#include "t_chain.h"
 #include "t_util.h"
 #include "tb_alloc.h"
 #include "tb_hex.h"
@@ -276,13 +277,7 @@ static struct tb_bytes str_bytes(const char *s)
 static struct cr_key *key_new(struct fx *f)
 {
     struct cr_key *k = NULL;
-    if (f->suite == CR_SUITE_ED25519_SHA256) {
-        uint8_t seed[CR_ED25519_SEED_BYTES];
-        t_rng_bytes(&f->rng, seed, sizeof(seed));
-        assert_int_equal(cr_key_from_ed25519_seed(seed, &k), TB_OK);
-    } else {
-        assert_int_equal(cr_key_generate(f->suite, &k), TB_OK);
-    }
+    assert_int_equal(t_key_new(f->suite, &f->rng, &k), TB_OK);
     return k;
 }
 
@@ -399,28 +394,9 @@ static int fx_teardown(void **state)
 
 static size_t env_make(struct fx *f, const struct wire_tx_body *body, struct cr_key *signer)
 {
-    struct tb_buf bb, in;
-    struct wire_tx tx;
-    uint8_t sig[CR_SIG_MAX];
-    size_t len = 0;
     assert_true(f->env_count < ENVS_MAX);
-    tb_buf_init(&bb, WIRE_TX_BYTES_MAX);
-    tb_buf_init(&in, WIRE_TX_BYTES_MAX + 64);
-    OK(wire_tx_body_encode(body, &bb, errmsg));
-    memset(&tx, 0, sizeof(tx));
-    tx.kind = (uint8_t)body->kind;
-    tx.body = bytes_of(bb.data, bb.len);
-    OK(wire_tx_sign_input(f->chain, tx.kind, bb.data, bb.len, &in));
-    OK(cr_sign(signer, in.data, in.len, sig, &len));
-    cr_key_id(signer, tx.sigs[0].key_id);
-    tx.sigs[0].sig = bytes_of(sig, len);
-    tx.sig_count = 1;
     struct env *e = &f->envs[f->env_count];
-    tb_buf_init(&e->buf, WIRE_TX_BYTES_MAX);
-    OK(wire_tx_encode(&tx, &e->buf, errmsg));
-    wire_tx_id(f->suite, f->chain, tx.kind, bb.data, bb.len, e->id);
-    tb_buf_release(&bb);
-    tb_buf_release(&in);
+    OK(t_envelope(f->suite, f->chain, body, &signer, 1, &e->buf, e->id, errmsg));
     return f->env_count++;
 }
 

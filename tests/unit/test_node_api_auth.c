@@ -23,6 +23,7 @@
 #include "genesis.h"
 #include "ledger.h"
 #include "store.h"
+#include "t_chain.h"
 #include "t_util.h"
 #include "tb_alloc.h"
 #include "wire.h"
@@ -70,7 +71,7 @@ static int64_t now_s(void)
 static struct cr_key *key_new(enum cr_suite suite)
 {
     struct cr_key *k = NULL;
-    OK(cr_key_generate(suite, &k));
+    OK(t_key_new(suite, NULL, &k));
     return k;
 }
 
@@ -78,27 +79,7 @@ static struct cr_key *key_new(enum cr_suite suite)
 static void env_make(struct fx *f, const struct wire_tx_body *body, struct cr_key *signer,
                      struct tb_buf *out)
 {
-    struct tb_buf bb, in;
-    struct wire_tx tx;
-    uint8_t sig[CR_SIG_MAX];
-    size_t len = 0;
-    tb_buf_init(&bb, WIRE_TX_BYTES_MAX);
-    tb_buf_init(&in, WIRE_TX_BYTES_MAX + 64);
-    OK(wire_tx_body_encode(body, &bb, errmsg));
-    memset(&tx, 0, sizeof(tx));
-    tx.kind = (uint8_t)body->kind;
-    tx.body.ptr = bb.data;
-    tx.body.len = bb.len;
-    OK(wire_tx_sign_input(f->chain, tx.kind, bb.data, bb.len, &in));
-    OK(cr_sign(signer, in.data, in.len, sig, &len));
-    cr_key_id(signer, tx.sigs[0].key_id);
-    tx.sigs[0].sig.ptr = sig;
-    tx.sigs[0].sig.len = len;
-    tx.sig_count = 1;
-    tb_buf_init(out, WIRE_TX_BYTES_MAX);
-    OK(wire_tx_encode(&tx, out, errmsg));
-    tb_buf_release(&bb);
-    tb_buf_release(&in);
+    OK(t_envelope(f->suite, f->chain, body, &signer, 1, out, NULL, errmsg));
 }
 
 static void env_register(struct fx *f, int city, const char *agency, struct cr_key *key,

@@ -21,6 +21,7 @@
 #include "genesis.h"
 #include "ledger.h"
 #include "store.h"
+#include "t_chain.h"
 #include "t_util.h"
 #include "tb_alloc.h"
 #include "wire.h"
@@ -99,13 +100,7 @@ static struct tb_bytes env_bytes(const struct fx *f, size_t i)
 static struct cr_key *key_new(struct fx *f)
 {
     struct cr_key *k = NULL;
-    if (f->suite == CR_SUITE_ED25519_SHA256) {
-        uint8_t seed[CR_ED25519_SEED_BYTES];
-        t_rng_bytes(&f->rng, seed, sizeof(seed));
-        assert_int_equal(cr_key_from_ed25519_seed(seed, &k), TB_OK);
-    } else {
-        assert_int_equal(cr_key_generate(f->suite, &k), TB_OK);
-    }
+    assert_int_equal(t_key_new(f->suite, &f->rng, &k), TB_OK);
     return k;
 }
 
@@ -186,30 +181,13 @@ static int fx_teardown(void **state)
 static size_t env_make(struct fx *f, const struct wire_tx_body *body, struct cr_key **signers,
                        size_t n, const uint8_t chain[H])
 {
-    struct tb_buf bb, in;
     struct wire_tx tx;
-    uint8_t sigs[WIRE_TX_SIGS_MAX][CR_SIG_MAX];
     assert_true(f->env_count < ENVS_MAX);
-    tb_buf_init(&bb, WIRE_TX_BYTES_MAX);
-    tb_buf_init(&in, WIRE_TX_BYTES_MAX + 64);
-    OK(wire_tx_body_encode(body, &bb, errmsg));
-    memset(&tx, 0, sizeof(tx));
-    tx.kind = (uint8_t)body->kind;
-    tx.body = bytes_of(bb.data, bb.len);
-    OK(wire_tx_sign_input(chain, tx.kind, bb.data, bb.len, &in));
-    for (size_t i = 0; i < n; i++) {
-        size_t len = 0;
-        OK(cr_sign(signers[i], in.data, in.len, sigs[i], &len));
-        cr_key_id(signers[i], tx.sigs[i].key_id);
-        tx.sigs[i].sig = bytes_of(sigs[i], len);
-    }
-    tx.sig_count = n;
     struct env *e = &f->envs[f->env_count];
-    tb_buf_init(&e->buf, WIRE_TX_BYTES_MAX);
-    OK(wire_tx_encode(&tx, &e->buf, errmsg));
-    wire_tx_id(f->suite, f->chain, tx.kind, bb.data, bb.len, e->id);
-    tb_buf_release(&bb);
-    tb_buf_release(&in);
+    OK(t_envelope(f->suite, chain, body, signers, n, &e->buf, NULL, errmsg));
+    /* The id under this federation's chain, also for an envelope signed for another. */
+    OK(wire_tx_decode(e->buf.data, e->buf.len, &tx, errmsg));
+    wire_tx_id(f->suite, f->chain, tx.kind, tx.body.ptr, tx.body.len, e->id);
     return f->env_count++;
 }
 
