@@ -292,11 +292,13 @@ static void report(const struct bench *b, const struct timings *t, size_t n, siz
         "verify alone: %.1f us/sig with a kept key (as the ledger does), %.1f us/sig one-shot "
         "from public bytes\n",
         1e6 * t->kept_cpu / (double)n, 1e6 * t->oneshot_cpu / (double)n);
-    double rest = t->apply_cpu - t->kept_cpu;
+    /* The build verifies every signature; the apply, on the same ledger, finds each in the
+     * verified-signature cache, as a node's block check does after admission (D15, D22). */
+    double rest = t->build_cpu - t->kept_cpu;
     printf(
-        "apply without signature checks (apply - kept-key verify): %.0f records/s, %.1f "
-        "us/record; signatures are %.0f%% of apply\n",
-        (double)n / rest, 1e6 * rest / (double)n, 100.0 * t->kept_cpu / t->apply_cpu);
+        "build minus kept-key verify: %.1f us/record; signatures are %.0f%% of the build; "
+        "apply (signatures from the cache): %.1f us/record\n",
+        1e6 * rest / (double)n, 100.0 * t->kept_cpu / t->build_cpu, 1e6 * t->apply_cpu / (double)n);
 }
 
 static void teardown(struct bench *b, const char *dir)
