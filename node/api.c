@@ -544,6 +544,7 @@ static const struct api_route api_routes[] = {
     {HTTP_GET, "/v1/records/{id}", api_h_record_get},
     {HTTP_GET, "/v1/subjects/{subject}/records", api_h_subject_records},
     {HTTP_POST, "/v1/consents", api_h_consents_post},
+    {HTTP_POST, "/v1/consents/withdraw", api_h_consents_withdraw},
     {HTTP_GET, "/v1/subjects/{subject}/access-log", api_h_access_log},
     {HTTP_GET, "/v1/status", api_h_status},
     {HTTP_GET, "/v1/blocks/{height}", api_h_block},

@@ -1,7 +1,8 @@
 /*
  * Data sharing with consent in the JSON API (issue 6, docs/consent.md): documents attached
  * when a record is issued (POST /v1/tx and POST /v1/records with "document"), consent tokens
- * (POST /v1/consents) and a subject's access log (GET /v1/subjects/{subject}/access-log).
+ * (POST /v1/consents), their withdrawal (POST /v1/consents/withdraw, D24) and a subject's
+ * access log (GET /v1/subjects/{subject}/access-log).
  * The cross-city fetch (POST /v1/documents/fetch) needs the peer client and lives in
  * node/peer_documents.c.
  *
@@ -11,7 +12,8 @@
  *
  * Must never: store a document whose digest is not the record's doc_digest, store a document
  * for another city's record, sign a token for an agency outside the node's city, answer an
- * unauthenticated request, or echo document bytes or an ID number.
+ * unauthenticated request, record a withdrawal of another city's token, answer a withdrawal
+ * before it is synced to disk, or echo document bytes or an ID number.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -508,6 +510,70 @@ void api_h_consents_post(struct http_req *req, void *arg)
                (json_object_get(j, "token") == NULL ||
                 api_home_subject(req, n, dc->token.subject, who) == TB_OK)) {
         http_reply_json(req, 201, api_consent_answer(dc, &sc));
+    }
+    json_decref(j);
+    tb_buf_release(&sc);
+    tb_free(dc);
+    tb_free(who);
+}
+
+/* ------------------------------------------------ POST /v1/consents/withdraw */
+
+/* The withdrawn token must be one of the asking agency's own city (D24); 403 otherwise. */
+static int api_withdraw_own(struct http_req *req, const struct docstore_consent *dc,
+                            const struct api_agency *who)
+{
+    if (strcmp(dc->signer.city, who->city) == 0)
+        return TB_OK;
+    http_reply_error(req, 403, "not_own_consent",
+                     "the token is signed by an agency of %s: only %s's agencies can withdraw it",
+                     dc->signer.city, dc->signer.city);
+    return TB_EAUTH;
+}
+
+/* Stores the withdrawal (synced) and answers with the first one's time. */
+static void api_withdraw_store(struct http_req *req, struct node *n,
+                               const struct docstore_consent *dc, const struct api_agency *who)
+{
+    struct docstore_withdrawal w = {.at_s = api_now_s()}, first;
+    char errmsg[TB_ERRMSG_SIZE] = "";
+    bool was_new = false;
+    if (!node_writable(n)) {
+        http_reply_error(req, 503, "unavailable", "the node's storage refuses writes; retry later");
+        return;
+    }
+    snprintf(w.city, sizeof(w.city), "%s", who->city);
+    snprintf(w.agency, sizeof(w.agency), "%s", who->agency);
+    int rv = docstore_withdrawal_put(node_store(n), dc->id, &w, &first, &was_new, errmsg);
+    if (rv != TB_OK) {
+        api_reply_failure(req, rv, "withdrawal", errmsg);
+        return;
+    }
+    http_reply_json(req, 200,
+                    json_pack("{s:o,s:o}", "consent_id", api_json_hex(dc->id, WIRE_HASH_BYTES),
+                              "withdrawn_at", api_json_u64(first.at_s)));
+}
+
+void api_h_consents_withdraw(struct http_req *req, void *arg)
+{
+    static const char *const fields[] = {"token", NULL};
+    struct node *n = arg;
+    struct api_agency *who = tb_calloc(1, sizeof(*who));
+    struct docstore_consent *dc = tb_calloc(1, sizeof(*dc));
+    struct tb_buf sc;
+    json_t *j = NULL;
+    tb_buf_init(&sc, API_CONSENT_SIGNED_BYTES_MAX);
+    if (who == NULL || dc == NULL) {
+        http_reply_error(req, 500, "internal", "out of memory");
+    } else if (api_own_agency(req, n, who) == TB_OK &&
+               api_req_json(req, API_CONSENT_JSON_BYTES_MAX, &j) == TB_OK &&
+               api_req_fields(req, j, fields) == TB_OK) {
+        if (json_object_get(j, "token") == NULL)
+            http_reply_error(req, 400, "bad_request", "token is required (base64)");
+        else if (api_consent_token(req, n, j, who, &sc) == TB_OK &&
+                 api_consent_check(req, n, &sc, dc) == TB_OK &&
+                 api_withdraw_own(req, dc, who) == TB_OK)
+            api_withdraw_store(req, n, dc, who);
     }
     json_decref(j);
     tb_buf_release(&sc);

@@ -141,6 +141,8 @@ void api_h_log_consistency(struct http_req *req, void *arg);   /* GET /v1/log/co
 
 void api_h_consents_post(struct http_req *req, void *arg); /* POST /v1/consents */
 void api_h_access_log(struct http_req *req, void *arg);    /* GET .../{subject}/access-log */
+/* POST /v1/consents/withdraw (D24) */
+void api_h_consents_withdraw(struct http_req *req, void *arg);
 
 /*
  * A document attached to a record.issue envelope (POST /v1/tx, POST /v1/records): checks that

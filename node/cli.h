@@ -7,6 +7,7 @@
 #define NODE_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <stdbool.h>
@@ -40,6 +41,12 @@ int cli_qr(int argc, char **argv);         /* node/cli_qr.c */
 int cli_consent(int argc, char **argv);    /* node/cli_consent.c */
 int cli_fetch(int argc, char **argv);      /* node/cli_fetch.c */
 int cli_access_log(int argc, char **argv); /* node/cli_consent.c */
+
+/* A signed consent token is at most this long (the token and its signature). */
+#define CLI_CONSENT_TOKEN_BYTES_MAX (WIRE_CONSENT_BYTES_MAX + 256u)
+/* A signed consent token from a file: its bytes (`tongban consent --out`), or the base64 text
+ * of them as printed; appended to out. TB_EMALFORMED if it is neither (cli_consent.c). */
+TB_MUST_CHECK int cli_consent_token_load(const char *path, struct tb_buf *out, char *errmsg);
 
 /* Prints "tongban CMD: message" to stderr and returns CLI_EXIT_FAIL. */
 int cli_fail(const char *cmd, const char *fmt, ...) TB_PRINTF(2, 3);
@@ -154,6 +161,17 @@ struct cli_str_opt
 
 /* Stores arg in the entry of map for opt; false when opt is not in the map. */
 bool cli_str_opt_set(const struct cli_str_opt *map, size_t count, int opt, const char *arg);
+
+/*
+ * getopt_long over options whose every option but --help ('h') is a string of strings:
+ * CLI_EXIT_OK, CLI_HELP_SHOWN after usage(stdout) for --help, or the usage error's exit code
+ * for an unknown option. Operands are left at argv[optind..argc).
+ */
+#define CLI_HELP_SHOWN (-1)
+struct option;
+int cli_str_opts_parse(int argc, char **argv, const struct option *options,
+                       const struct cli_str_opt *strings, size_t count, const char *cmd,
+                       void (*usage)(FILE *));
 
 /* A whole file of at most max bytes into out (replacing its contents); TB_EIO, TB_ELIMIT. */
 TB_MUST_CHECK int cli_read_file_max(const char *path, size_t max, struct tb_buf *out, char *errmsg);

@@ -5,6 +5,9 @@
  * document (`tongban fetch`); nothing is sent to a node here except, without --genesis, one
  * GET /v1/status for the chain id.
  *
+ * `tongban consent withdraw`: an agency of the token's city withdraws it at its city's node
+ * (POST /v1/consents/withdraw, D24).
+ *
  * Must never: take an ID number (the subject is already the keyed HMAC), or write the token
  * anywhere but --out.
  */
@@ -47,7 +50,9 @@ static void consent_usage(FILE *out)
             "  --purpose TEXT      why (kept on the ledger with every access)\n"
             "  --expires-in SECS   lifetime from now, 1..%u\n"
             "  --uses N            how many fetches, 1..%u\n"
-            "  --out FILE          also write the signed token (binary) to FILE\n",
+            "  --out FILE          also write the signed token (binary) to FILE\n"
+            "\n"
+            "tongban consent withdraw --token FILE ... withdraws a token (see its --help).\n",
             CONSENT_EXPIRES_MAX_S, WIRE_CONSENT_USES_MAX);
 }
 
@@ -82,17 +87,10 @@ static int consent_parse(int argc, char **argv, struct consent_args *a)
         {'t', &a->types}, {'P', &a->purpose}, {'e', &a->expires_in}, {'u', &a->uses},
         {'o', &a->out},
     };
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_str_opt_set(strings, sizeof(strings) / sizeof(strings[0]), opt, optarg))
-            continue;
-        if (opt == 'h') {
-            consent_usage(stdout);
-            return -1;
-        }
-        return cli_usage_error("consent", "unknown option");
-    }
+    int rv = cli_str_opts_parse(argc, argv, options, strings, sizeof(strings) / sizeof(strings[0]),
+                                "consent", consent_usage);
+    if (rv != CLI_EXIT_OK)
+        return rv;
     if (optind != argc)
         return cli_usage_error("consent", "unexpected argument '%s'", argv[optind]);
     if (!a->key || !a->subject || !a->grantee || !a->types || !a->purpose || !a->expires_in ||
@@ -173,8 +171,12 @@ static int consent_sign(const struct cli_chain *chain, struct cr_key *key,
     return rv;
 }
 
+static int cli_consent_withdraw(int argc, char **argv);
+
 int cli_consent(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "withdraw") == 0)
+        return cli_consent_withdraw(argc - 1, argv + 1);
     struct consent_args a = {0};
     struct wire_consent c;
     struct cli_chain chain;
@@ -214,6 +216,145 @@ int cli_consent(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* ---- consent withdraw ---- */
+
+static void withdraw_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tongban consent withdraw --token FILE --agency-key FILE --city CITY\n"
+            "                                --agency AGENCY --node URL [--passphrase-file F]\n"
+            "\n"
+            "Withdraws a consent the citizen gave (PIPL art. 15): POST /v1/consents/withdraw\n"
+            "at the node of the city whose agency signed the token (it holds the documents),\n"
+            "signed by any agency of that city. From then on every fetch with the token is\n"
+            "refused (403 consent_withdrawn). Withdrawing again is harmless: the first time\n"
+            "is kept. Prints the consent id and the withdrawal time.\n"
+            "\n"
+            "  --token FILE        the token (`tongban consent --out`), or its base64 text\n"
+            "  --agency-key FILE   the asking agency's private key (PEM)\n"
+            "  --city, --agency    the codes it is registered to\n"
+            "  --node URL          the city's node, e.g. http://127.0.0.1:7480\n");
+}
+
+int cli_consent_token_load(const char *path, struct tb_buf *out, char *errmsg)
+{
+    struct wire_consent_signed sc;
+    struct tb_buf raw;
+    char why[TB_ERRMSG_SIZE];
+    size_t len = 0;
+    tb_buf_init(&raw, TB_BASE64_ENCODED_SIZE(CLI_CONSENT_TOKEN_BYTES_MAX) + 2u);
+    int rv = cli_read_file_max(path, TB_BASE64_ENCODED_SIZE(CLI_CONSENT_TOKEN_BYTES_MAX) + 2u, &raw,
+                               errmsg);
+    if (rv == TB_OK && raw.len <= CLI_CONSENT_TOKEN_BYTES_MAX &&
+        wire_consent_signed_decode(raw.data, raw.len, &sc, why) == TB_OK) {
+        rv = tb_buf_append(out, raw.data, raw.len);
+    } else if (rv == TB_OK) {
+        while (raw.len > 0 && (raw.data[raw.len - 1] == '\n' || raw.data[raw.len - 1] == '\r'))
+            raw.len--;
+        rv = tb_buf_reserve(out, CLI_CONSENT_TOKEN_BYTES_MAX);
+        if (rv == TB_OK && (tb_base64_decode((const char *)raw.data, raw.len, out->data,
+                                             CLI_CONSENT_TOKEN_BYTES_MAX, &len) != TB_OK ||
+                            wire_consent_signed_decode(out->data, len, &sc, why) != TB_OK))
+            rv = tb_fail(errmsg, TB_EMALFORMED, "'%s' holds no signed consent token", path);
+        if (rv == TB_OK)
+            out->len = len;
+    }
+    tb_buf_release(&raw);
+    return rv;
+}
+
+struct withdraw_args
+{
+    const char *token, *key, *pass, *city, *agency, *node;
+};
+
+static int withdraw_parse(int argc, char **argv, struct withdraw_args *a)
+{
+    static const struct option options[] = {
+        {"token", required_argument, NULL, 'T'},
+        {"agency-key", required_argument, NULL, 'k'},
+        {"passphrase-file", required_argument, NULL, 'p'},
+        {"city", required_argument, NULL, 'c'},
+        {"agency", required_argument, NULL, 'a'},
+        {"node", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const struct cli_str_opt strings[] = {
+        {'T', &a->token}, {'k', &a->key},    {'p', &a->pass},
+        {'c', &a->city},  {'a', &a->agency}, {'n', &a->node},
+    };
+    int rv = cli_str_opts_parse(argc, argv, options, strings, sizeof(strings) / sizeof(strings[0]),
+                                "consent withdraw", withdraw_usage);
+    if (rv != CLI_EXIT_OK)
+        return rv;
+    if (optind != argc)
+        return cli_usage_error("consent withdraw", "unexpected argument '%s'", argv[optind]);
+    if (!a->token || !a->key || !a->city || !a->agency || !a->node)
+        return cli_usage_error("consent withdraw",
+                               "--token, --agency-key, --city, --agency and --node are required");
+    return CLI_EXIT_OK;
+}
+
+/* The 200 answer: {"consent_id", "withdrawn_at"}, printed. */
+static int withdraw_print(json_t *doc, char *errmsg)
+{
+    const char *id = json_string_value(json_object_get(doc, "consent_id"));
+    json_t *at = json_object_get(doc, "withdrawn_at");
+    if (id == NULL || strlen(id) != 2 * CR_HASH_BYTES || !json_is_integer(at) ||
+        json_integer_value(at) < 0)
+        return tb_fail(errmsg, TB_EMALFORMED, "the node's answer lacks consent_id/withdrawn_at");
+    printf("consent id   %s\nwithdrawn at %" PRIu64 "\n", id, (uint64_t)json_integer_value(at));
+    return TB_OK;
+}
+
+static int cli_consent_withdraw(int argc, char **argv)
+{
+    struct withdraw_args a = {0};
+    struct cr_key *key = NULL;
+    struct tb_buf tok;
+    char errmsg[TB_ERRMSG_SIZE] = "", url[CLI_URL_MAX];
+    json_t *doc = NULL;
+    char *body = NULL, *b64 = NULL;
+    long status = 0;
+    int rv = withdraw_parse(argc, argv, &a);
+    if (rv != CLI_EXIT_OK)
+        return rv < 0 ? CLI_EXIT_OK : rv;
+    tb_buf_init(&tok, CLI_CONSENT_TOKEN_BYTES_MAX);
+    rv = cli_consent_token_load(a.token, &tok, errmsg);
+    if (rv == TB_OK)
+        rv = cli_load_key(a.key, a.pass, &key, errmsg);
+    if (rv == TB_OK &&
+        snprintf(url, sizeof(url), "%s/v1/consents/withdraw", a.node) >= (int)sizeof(url))
+        rv = tb_fail(errmsg, TB_ELIMIT, "URL too long");
+    if (rv == TB_OK && (b64 = malloc(TB_BASE64_ENCODED_SIZE(tok.len))) == NULL)
+        rv = tb_fail(errmsg, TB_ENOMEM, "out of memory");
+    if (rv == TB_OK) {
+        tb_base64_encode(tok.data, tok.len, b64);
+        json_t *j = json_pack("{s:s}", "token", b64);
+        body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (body == NULL)
+            rv = tb_fail(errmsg, TB_ENOMEM, "out of memory");
+    }
+    struct cli_agency_signer signer = {.key = key, .city = a.city, .agency = a.agency};
+    if (rv == TB_OK)
+        rv = cli_http_signed_json(&signer, "POST", url, "application/json", body, strlen(body),
+                                  CLI_HTTP_TIMEOUT_MS, &status, &doc, errmsg);
+    if (rv == TB_OK && status != 200)
+        rv = TB_EAUTH; /* errmsg: "HTTP 403: code: message" */
+    if (rv == TB_OK)
+        rv = withdraw_print(doc, errmsg);
+    json_decref(doc);
+    free(body);
+    free(b64);
+    tb_buf_release(&tok);
+    cr_key_free(key);
+    if (rv != TB_OK)
+        return cli_fail("consent withdraw", "%s", errmsg[0] ? errmsg : tb_strerror(rv));
+    return CLI_EXIT_OK;
+}
+
 /* ---- access-log ---- */
 
 static void access_log_usage(FILE *out)
@@ -244,17 +385,10 @@ int cli_access_log(int argc, char **argv)
     const struct cli_str_opt strings[] = {
         {'k', &key_path}, {'p', &pass}, {'c', &city}, {'a', &agency}, {'n', &node}, {'l', &limit},
     };
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_str_opt_set(strings, sizeof(strings) / sizeof(strings[0]), opt, optarg))
-            continue;
-        if (opt == 'h') {
-            access_log_usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        return cli_usage_error("access-log", "unknown option");
-    }
+    int prv = cli_str_opts_parse(argc, argv, options, strings, sizeof(strings) / sizeof(strings[0]),
+                                 "access-log", access_log_usage);
+    if (prv != CLI_EXIT_OK)
+        return prv == CLI_HELP_SHOWN ? CLI_EXIT_OK : prv;
     if (optind + 1 != argc || !key_path || !city || !agency || !node)
         return cli_usage_error("access-log",
                                "--agency-key, --city, --agency, --node and one "

@@ -26,7 +26,6 @@
 
 #define FETCH_TIMEOUT_MS 40000u /* the holding node waits up to 20 s for the audit's commit */
 #define FETCH_DOCUMENT_BYTES_MAX (4u * 1024u * 1024u)
-#define FETCH_CONSENT_BYTES_MAX (WIRE_CONSENT_BYTES_MAX + 256u)
 
 static void fetch_usage(FILE *out)
 {
@@ -70,17 +69,10 @@ static int fetch_parse(int argc, char **argv, struct fetch_args *a)
         {'a', &a->agency}, {'n', &a->node},     {'C', &a->consent},
         {'o', &a->out},    {'A', &a->audit_in}, {'O', &a->audit_out},
     };
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_str_opt_set(strings, sizeof(strings) / sizeof(strings[0]), opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fetch_usage(stdout);
-            return -1;
-        }
-        return cli_usage_error("fetch", "unknown option");
-    }
+    int rv = cli_str_opts_parse(argc, argv, options, strings, sizeof(strings) / sizeof(strings[0]),
+                                "fetch", fetch_usage);
+    if (rv != CLI_EXIT_OK)
+        return rv;
     if (optind + 1 != argc)
         return cli_usage_error("fetch", "expected one RECORD_ID");
     a->record = argv[optind];
@@ -89,34 +81,6 @@ static int fetch_parse(int argc, char **argv, struct fetch_args *a)
                                "--agency-key, --city, --agency, --node, --consent and "
                                "--out are required");
     return CLI_EXIT_OK;
-}
-
-/* The signed token from a file: its bytes, or base64 text of them. */
-static int fetch_consent_load(const char *path, struct tb_buf *out, char *errmsg)
-{
-    uint8_t raw[TB_BASE64_ENCODED_SIZE(FETCH_CONSENT_BYTES_MAX) + 2];
-    struct wire_consent_signed sc;
-    char why[TB_ERRMSG_SIZE];
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return tb_fail(errmsg, TB_EIO, "cannot open '%s'", path);
-    size_t n = fread(raw, 1, sizeof(raw), f);
-    fclose(f);
-    if (n == sizeof(raw))
-        return tb_fail(errmsg, TB_ELIMIT, "'%s': too large for a consent token", path);
-    if (wire_consent_signed_decode(raw, n, &sc, why) == TB_OK)
-        return tb_buf_append(out, raw, n);
-    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
-        n--;
-    size_t len = 0;
-    int rv = tb_buf_reserve(out, FETCH_CONSENT_BYTES_MAX);
-    if (rv == TB_OK &&
-        tb_base64_decode((const char *)raw, n, out->data, FETCH_CONSENT_BYTES_MAX, &len) == TB_OK &&
-        wire_consent_signed_decode(out->data, len, &sc, why) == TB_OK) {
-        out->len = len;
-        return TB_OK;
-    }
-    return tb_fail(errmsg, TB_EMALFORMED, "'%s' holds no signed consent token", path);
 }
 
 /* The access.audit for record_id under the token, signed into envelope. */
@@ -261,9 +225,9 @@ int cli_fetch(int argc, char **argv)
     if (strlen(a.record) != 2 * CR_HASH_BYTES ||
         tb_hex_decode(a.record, strlen(a.record), record_id, CR_HASH_BYTES) != TB_OK)
         return cli_usage_error("fetch", "RECORD_ID: expected 64 hex digits");
-    tb_buf_init(&consent, FETCH_CONSENT_BYTES_MAX);
+    tb_buf_init(&consent, CLI_CONSENT_TOKEN_BYTES_MAX);
     tb_buf_init(&envelope, WIRE_TX_BYTES_MAX);
-    rv = fetch_consent_load(a.consent, &consent, errmsg);
+    rv = cli_consent_token_load(a.consent, &consent, errmsg);
     if (rv == TB_OK)
         rv = cli_load_key(a.key, a.pass, &key, errmsg);
     if (rv == TB_OK)

@@ -52,6 +52,24 @@ bool cli_str_opt_set(const struct cli_str_opt *map, size_t count, int opt, const
     return false;
 }
 
+int cli_str_opts_parse(int argc, char **argv, const struct option *options,
+                       const struct cli_str_opt *strings, size_t count, const char *cmd,
+                       void (*usage)(FILE *))
+{
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_str_opt_set(strings, count, opt, optarg))
+            continue;
+        if (opt == 'h') {
+            usage(stdout);
+            return CLI_HELP_SHOWN;
+        }
+        return cli_usage_error(cmd, "unknown option");
+    }
+    return CLI_EXIT_OK;
+}
+
 int cli_chain_from_genesis(const char *path, struct cli_chain *out, char *errmsg)
 {
     struct cfg_genesis g = {0};

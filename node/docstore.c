@@ -356,3 +356,86 @@ int docstore_consent_open(struct ledger *l, struct store_txn *txn, const uint8_t
         return tb_fail(errmsg, rv, "consent token: cannot check the signature");
     return TB_OK;
 }
+
+/* ---- withdrawn consents (D24) ---- */
+
+#define DOCSTORE_WITHDRAWAL_BYTES_MAX (8u + 16u + 1u + 64u)
+
+/* A city or agency code fits its field and holds no '/' (the value's separator). */
+static bool docstore_code_ok(const char *code, size_t max)
+{
+    size_t n = strnlen(code, max + 1);
+    return n >= 1 && n <= max && memchr(code, '/', n) == NULL;
+}
+
+static void docstore_withdrawal_key(uint8_t k[DOCSTORE_PREFIX_BYTES + CR_HASH_BYTES],
+                                    const uint8_t consent_id[CR_HASH_BYTES])
+{
+    _Static_assert(sizeof(DOCSTORE_WITHDRAWN_PREFIX) - 1 == DOCSTORE_PREFIX_BYTES, "prefix size");
+    size_t n = docstore_key2(k, DOCSTORE_WITHDRAWN_PREFIX, consent_id, NULL);
+    TB_ASSERT(n == DOCSTORE_PREFIX_BYTES + CR_HASH_BYTES);
+}
+
+int docstore_withdrawal_get(struct store_txn *txn, const uint8_t consent_id[CR_HASH_BYTES],
+                            struct docstore_withdrawal *out, char *errmsg)
+{
+    uint8_t k[DOCSTORE_PREFIX_BYTES + CR_HASH_BYTES], v[DOCSTORE_WITHDRAWAL_BYTES_MAX];
+    size_t len = 0;
+    TB_ASSERT(out != NULL);
+    memset(out, 0, sizeof(*out));
+    docstore_withdrawal_key(k, consent_id);
+    int rv = store_get_upto(txn, STORE_DB_META, (struct tb_bytes){k, sizeof(k)}, v, sizeof(v), &len,
+                            errmsg);
+    if (rv != TB_OK)
+        return rv;
+    const uint8_t *who = v + 8, *slash = len > 8 ? memchr(who, '/', len - 8) : NULL;
+    size_t city_len = slash != NULL ? (size_t)(slash - who) : 0;
+    size_t agency_len = slash != NULL ? len - 8 - city_len - 1 : 0;
+    if (slash == NULL || city_len == 0 || city_len >= sizeof(out->city) || agency_len == 0 ||
+        agency_len >= sizeof(out->agency) || memchr(slash + 1, '/', agency_len) != NULL ||
+        memchr(who, 0, len - 8) != NULL)
+        return tb_fail(errmsg, TB_EIO, "withdrawal entry of a corrupt form (%zu bytes)", len);
+    out->at_s = store_be64(v);
+    memcpy(out->city, who, city_len);
+    memcpy(out->agency, slash + 1, agency_len);
+    return TB_OK;
+}
+
+int docstore_withdrawal_put(struct store *s, const uint8_t consent_id[CR_HASH_BYTES],
+                            const struct docstore_withdrawal *w, struct docstore_withdrawal *first,
+                            bool *was_new, char *errmsg)
+{
+    uint8_t k[DOCSTORE_PREFIX_BYTES + CR_HASH_BYTES], v[DOCSTORE_WITHDRAWAL_BYTES_MAX];
+    struct store_key t;
+    struct store_txn *txn = NULL;
+    TB_ASSERT(w != NULL && first != NULL && was_new != NULL);
+    *was_new = false;
+    if (!docstore_code_ok(w->city, sizeof(w->city) - 1) ||
+        !docstore_code_ok(w->agency, sizeof(w->agency) - 1))
+        return tb_fail(errmsg, TB_EINVAL, "withdrawal: city and agency must be codes");
+    size_t cl = strlen(w->city), al = strlen(w->agency);
+    store_key_u64(&t, w->at_s);
+    memcpy(v, t.bytes, 8);
+    memcpy(v + 8, w->city, cl);
+    v[8 + cl] = '/';
+    memcpy(v + 9 + cl, w->agency, al);
+    docstore_withdrawal_key(k, consent_id);
+    int rv = store_begin_write(s, &txn, errmsg);
+    if (rv == TB_OK) {
+        rv = docstore_withdrawal_get(txn, consent_id, first, errmsg);
+        if (rv == TB_ENOTFOUND) {
+            *first = *w;
+            *was_new = true;
+            rv = store_put(txn, STORE_DB_META, (struct tb_bytes){k, sizeof(k)},
+                           (struct tb_bytes){v, 9 + cl + al}, STORE_PUT_NEW, errmsg);
+        }
+    }
+    if (rv == TB_OK) {
+        rv = store_commit(txn, errmsg); /* synced before the caller answers */
+        txn = NULL;
+    }
+    store_abort(txn);
+    if (rv != TB_OK)
+        *was_new = false;
+    return rv;
+}

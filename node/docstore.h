@@ -15,6 +15,8 @@
  *     "consent/h" -> u64 big-endian: the last height whose audits are indexed
  *     "consent/r" || subject(32) || time_ms u64 || seq u32 -> JSON text: a refused attempt
  *                  (record id, requester, purpose, consent id, reason code and message)
+ *     "consent/w" || consent_id(32) -> u64 big-endian withdrawal time (unix s) || "CITY/AGENCY":
+ *                  the consent was withdrawn (D24); written once, never changed
  * All of them are local to this node (never on the ledger, never gossiped).
  *
  * Must never: store a document unsealed, log or echo document bytes, keep the document key
@@ -24,6 +26,7 @@
 #ifndef NODE_DOCSTORE_H
 #define NODE_DOCSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +51,7 @@ extern "C" {
 #define DOCSTORE_USE_PREFIX "consent/u"
 #define DOCSTORE_HEIGHT_KEY "consent/h"
 #define DOCSTORE_REFUSED_PREFIX "consent/r"
+#define DOCSTORE_WITHDRAWN_PREFIX "consent/w"
 #define DOCSTORE_PREFIX_BYTES 9u /* strlen of each prefix above */
 
 /*
@@ -151,6 +155,35 @@ struct docstore_refusal
  * has DOCSTORE_REFUSALS_PER_SUBJECT already. Store errors, TB_ENOMEM. */
 TB_MUST_CHECK int docstore_refusal_put(struct store *s, const struct docstore_refusal *r,
                                        char *errmsg);
+
+/* ---- withdrawn consents (D24) ---- */
+
+/* A withdrawal: when, and by which agency of the holding node's city. */
+struct docstore_withdrawal
+{
+    uint64_t at_s; /* the holding node's clock (unix seconds) */
+    char city[17];
+    char agency[65];
+};
+
+/*
+ * Reads consent_id's withdrawal into out. TB_OK (withdrawn), TB_ENOTFOUND (not withdrawn),
+ * TB_EIO (a stored entry of a corrupt form), store errors.
+ */
+TB_MUST_CHECK int docstore_withdrawal_get(struct store_txn *txn,
+                                          const uint8_t consent_id[CR_HASH_BYTES],
+                                          struct docstore_withdrawal *out, char *errmsg);
+
+/*
+ * Records the withdrawal w of consent_id in its own synced write transaction, unless one is
+ * stored already: then nothing is written. Either way first gets the stored (first)
+ * withdrawal, and *was_new says which. TB_EINVAL (city or agency empty, too long, or holding
+ * '/'), store errors.
+ */
+TB_MUST_CHECK int docstore_withdrawal_put(struct store *s, const uint8_t consent_id[CR_HASH_BYTES],
+                                          const struct docstore_withdrawal *w,
+                                          struct docstore_withdrawal *first, bool *was_new,
+                                          char *errmsg);
 
 #ifdef __cplusplus
 }

@@ -8,9 +8,9 @@
  *                     H(document) against the ledger's doc_digest, and only then hands it over.
  *   holding node      POST /v1/peer/documents (msgpack, wire_peer_doc_request): checks the
  *                     record, its sharing class, the token (signer an active agency of the
- *                     record's city, subject, type, grantee = the audit's requester, expiry,
- *                     uses), the audit (record, consent id; its signature by the ledger's
- *                     admission), that the sealed document opens; submits the audit, WAITS
+ *                     record's city, not withdrawn (D24), subject, type, grantee = the
+ *                     audit's requester, expiry, uses), the audit (record, consent id; its
+ * signature by the ledger's admission), that the sealed document opens; submits the audit, WAITS
  *                     until it is committed (commit_watch.c), and only then answers with the
  *                     document. Every refusal after the record is known is kept for the
  *                     subject's access log (docstore_refusal_put).
@@ -213,6 +213,23 @@ static int peer_doc_check_token(struct peer_doc_serve *s, uint64_t tip_s)
     return TB_OK;
 }
 
+/* The token was not withdrawn at this node (D24): read in the same transaction as the checks
+ * before it; a withdrawal answered 200 is committed, so every later fetch sees it. */
+static int peer_doc_check_withdrawn(struct peer_doc_serve *s, struct store_txn *txn)
+{
+    struct docstore_withdrawal w;
+    char err[TB_ERRMSG_SIZE] = "";
+    memcpy(s->refusal.consent_id, s->dc.id, WIRE_HASH_BYTES);
+    int rv = docstore_withdrawal_get(txn, s->dc.id, &w, err);
+    if (rv == TB_ENOTFOUND)
+        return TB_OK;
+    if (rv != TB_OK)
+        return peer_doc_refuse(s, rv, 500, "internal", "withdrawal: %s", err);
+    return peer_doc_refuse(s, TB_EAUTH, 403, "consent_withdrawn",
+                           "the consent was withdrawn at %" PRIu64 " by %s/%s", w.at_s, w.city,
+                           w.agency);
+}
+
 /* The sharing class of the record's type: `closed` never leaves its city. */
 static int peer_doc_check_class(struct peer_doc_serve *s)
 {
@@ -304,6 +321,8 @@ static int peer_doc_checks(struct peer_doc_serve *s, struct tb_bytes body, struc
                                  rv == TB_EMALFORMED ? "bad_consent" : "consent_not_valid", "%s",
                                  err);
     }
+    if (rv == TB_OK)
+        rv = peer_doc_check_withdrawn(s, txn);
     store_abort(txn);
     /* The record's views point into env: the checks that read them run before it goes. */
     if (rv == TB_OK)

@@ -11,6 +11,9 @@
 #     replayed audit tx, used up (uses 1, second fetch), wrong type, closed record type,
 #     a token with a changed signature, a token for another subject,
 #     no token (refused by B's node before anything reaches A), a tampered sealed document;
+#   - withdrawal (D24): a token that fetched once is withdrawn (`tongban consent withdraw`);
+#     the next fetch is 403 consent_withdrawn and in the access log's refused list; another
+#     city's agency cannot withdraw it (403); a second withdrawal answers the first time;
 #   - the access log is for agencies of the subject's home city only.
 # usage: cluster_consent.sh PATH/TO/tongban PATH/TO/httpsig_sign SUITE
 set -euo pipefail
@@ -166,6 +169,40 @@ tb_log "POST /v1/consents token works"
 r=$(signed_post 1 1 /v1/consents "$W/consent_req.json")
 case "$r" in "403 "*not_home_city*) ;; *) tb_fail "consent by a non-home city: $r" ;; esac
 
+# Withdrawal (D24): A's agency withdraws a token at A's node (`tongban consent withdraw`); the
+# next fetch is refused (403 consent_withdrawn) and kept for the access log; another city's
+# agency cannot withdraw it (403); withdrawing again answers the first time.
+withdraw() { # NODE_INDEX TOKEN OUT: agency I withdraws the token at node I
+  "$TB" consent withdraw --token "$2" --agency-key "$W/agency-$1.key" --city "${TB_CITIES[$1]}" \
+    --agency "ag$1" --node "$(tb_url "$1")" >"$3" 2>&1
+}
+consent "$W/tok_w.bin" "$B/ag1" provident.deposit 600 5
+WID=$(awk '/^consent id/ {print $3}' "$W/tok_w.bin.out")
+fetch 1 "$W/tok_w.bin" "$REC" "$W/got_w.bin" >"$W/fetch_w.out" 2>&1 ||
+  { cat "$W/fetch_w.out" >&2; tb_fail "fetch before the withdrawal"; }
+cmp -s "$W/doc.bin" "$W/got_w.bin" || tb_fail "document fetched before the withdrawal differs"
+withdraw 0 "$W/tok_w.bin" "$W/w1.out" || { cat "$W/w1.out" >&2; tb_fail "consent withdraw"; }
+grep -q "^consent id   $WID\$" "$W/w1.out" || { cat "$W/w1.out" >&2; tb_fail "withdraw: consent id"; }
+AT1=$(awk '/^withdrawn at/ {print $3}' "$W/w1.out")
+[ -n "$AT1" ] && [ "$AT1" -ge "$(($(date +%s) - 60))" ] || tb_fail "withdraw: time '$AT1'"
+refused consent_withdrawn 403 1 "$W/tok_w.bin" "$REC"
+# B's agency at its own node (the token is A's), and at A's node (not its city's node).
+if withdraw 1 "$W/tok_w.bin" "$W/w2.out"; then tb_fail "B's agency withdrew A's consent"; fi
+grep -q "HTTP 403: not_own_consent" "$W/w2.out" || { cat "$W/w2.out" >&2; tb_fail "withdraw at B"; }
+if "$TB" consent withdraw --token "$W/tok_w.bin" --agency-key "$W/agency-1.key" --city "$B" \
+  --agency ag1 --node "$(tb_url 0)" >"$W/w3.out" 2>&1; then tb_fail "B's agency withdrew at A"; fi
+grep -q "HTTP 403: forbidden" "$W/w3.out" || { cat "$W/w3.out" >&2; tb_fail "withdraw by B at A"; }
+# Again, a second later, with the token as base64 text: the first time is answered.
+sleep 1
+awk '/^token/ {print $2}' "$W/tok_w.bin.out" >"$W/tok_w.b64"
+withdraw 0 "$W/tok_w.b64" "$W/w4.out" || { cat "$W/w4.out" >&2; tb_fail "second withdraw"; }
+AT2=$(awk '/^withdrawn at/ {print $3}' "$W/w4.out")
+[ "$AT1" = "$AT2" ] || tb_fail "second withdrawal answered $AT2, the first was $AT1"
+printf '{"token":"AAAA"}' >"$W/withdraw_bad.json"
+r=$(signed_post 0 0 /v1/consents/withdraw "$W/withdraw_bad.json")
+case "$r" in "400 "*) ;; *) tb_fail "withdraw with a malformed token: $r" ;; esac
+tb_log "withdrawal: fetch refused (403 consent_withdrawn), 403 for B's agency, idempotent ($AT1)"
+
 # Tampered sealed document on A's disk: one ciphertext byte flipped in data.mdb, in every
 # copy of the documents entry (LMDB's copy-on-write leaves older copies in free pages). Last
 # of the fetches: nothing is restored (a free page may be reused meanwhile).
@@ -193,18 +230,22 @@ refused document_corrupt 500 1 "$W/tok_t.bin" "$REC"
 # 3. The access log at A, read by A's agency; refused for B's agency.
 "$TB" access-log --agency-key "$W/agency-0.key" --city "$A" --agency ag0 --node "$(tb_url 0)" \
   "$SUBJECT" >"$W/log.json" 2>"$W/log.err" || { cat "$W/log.err" >&2; tb_fail "access log at A"; }
-python3 - "$W/log.json" "$REC" "$B" <<'PY' || tb_fail "access log content"
+python3 - "$W/log.json" "$REC" "$B" "$WID" <<'PY' || tb_fail "access log content"
 import json, sys
-log, rec, b = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+log, rec, b, wid = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
 ok = [e for e in log["accesses"] if e["record_id"] == rec and e["requester_city"] == b
       and e["requester_agency"] == "ag1" and e["purpose"] and e["time_ms"] > 0
       and len(e["consent_id"]) == 64]
-if len(ok) != 3:
-    print("expected 3 committed accesses by %s/ag1, got %d: %s" % (b, len(ok), log["accesses"]))
+if len(ok) != 4:
+    print("expected 4 committed accesses by %s/ag1, got %d: %s" % (b, len(ok), log["accesses"]))
     sys.exit(1)
+if not [e for e in log["refused"] if e["code"] == "consent_withdrawn" and e["consent_id"] == wid
+        and e["record_id"] == rec and e["requester_city"] == b]:
+    print("no consent_withdrawn refusal for consent %s: %s" % (wid, log["refused"])); sys.exit(1)
 codes = sorted({e["code"] for e in log["refused"]})
 want = {"consent_used_up", "consent_expired", "wrong_grantee", "consent_wrong_type",
-        "closed_type", "replay", "document_corrupt", "consent_not_valid", "consent_wrong_subject"}
+        "closed_type", "replay", "document_corrupt", "consent_not_valid", "consent_wrong_subject",
+        "consent_withdrawn"}
 if not want <= set(codes):
     print("refused codes %s lack %s" % (codes, sorted(want - set(codes)))); sys.exit(1)
 print("access log: %d accesses, refused %s" % (len(ok), codes), file=sys.stderr)

@@ -211,12 +211,18 @@ print("scanned %d files, %d bytes (%s) for %d patterns: %d hits" %
        len(hits)), file=sys.stderr)
 if hits: sys.exit(1)
 assert kinds.get("lmdb", 0) >= 8 and kinds.get("log", 0) >= 4 and kinds.get("answer", 0) >= 50, kinds
-# Control 1: the subjects (HMAC-SHA256 under the subject key of the normalised number) ARE in
+# Control 1: the subjects (HMAC-SHA256 under the subject key of the normalised number, a 15-digit
+# one in its 18-character form: D23) ARE in
 # every node's LMDB file, as raw bytes, and their hex IS in the captured answers.
 key = open(os.path.join(work, "subject.key"), "rb").read()
 def norm(t):
     t = t.replace(" ", "").replace("-", "")
-    return t[:-1] + "X" if t.endswith("x") else t
+    t = t[:-1] + "X" if t.endswith("x") else t
+    if len(t) == 15:  # keyed as the 18-character number (D23): century 19, check character
+        t = t[:6] + "19" + t[6:]
+        w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+        t += "10X98765432"[sum(int(d) * x for d, x in zip(t, w)) % 11]
+    return t
 subjects = [hmac.new(key, norm(t).encode(), hashlib.sha256).digest() for t in typed]
 for c in range(4):
     data = open(os.path.join(work, "c%d" % c, "data", "data.mdb"), "rb").read()

@@ -1584,6 +1584,7 @@ static void test_openapi_routing(void **state)
                                          "/v1/subjects/{subject}/records",
                                          "/v1/subjects/{subject}/access-log",
                                          "/v1/consents",
+                                         "/v1/consents/withdraw",
                                          "/v1/documents/fetch",
                                          "/v1/status",
                                          "/v1/blocks/{height}",

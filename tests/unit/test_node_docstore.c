@@ -3,7 +3,7 @@
  * trips; every changed byte of a sealed document, another record id, another key and an
  * unknown version refuse to open (TB_EBADSIG); the key file's accepted forms; put/get through
  * the `documents` database, with the stored bytes tampered; the consent bookkeeping (use
- * count, indexed height, refused attempts).
+ * count, indexed height, refused attempts, withdrawn consents).
  */
 #define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
@@ -324,6 +324,114 @@ static void refusals_bounded(void **state)
     tb_free(dir);
 }
 
+static void withdrawal_assert_eq(const struct docstore_withdrawal *a,
+                                 const struct docstore_withdrawal *b)
+{
+    assert_int_equal(a->at_s, b->at_s);
+    assert_string_equal(a->city, b->city);
+    assert_string_equal(a->agency, b->agency);
+}
+
+/* A raw value under consent_id's withdrawal key (a corrupt store). */
+static void withdrawal_raw_put(struct store *s, const uint8_t id[32], const void *v, size_t n)
+{
+    uint8_t k[DOCSTORE_PREFIX_BYTES + 32];
+    struct store_txn *txn = NULL;
+    memcpy(k, DOCSTORE_WITHDRAWN_PREFIX, DOCSTORE_PREFIX_BYTES);
+    memcpy(k + DOCSTORE_PREFIX_BYTES, id, 32);
+    assert_int_equal(store_begin_write(s, &txn, errmsg), TB_OK);
+    assert_int_equal(store_put(txn, STORE_DB_META, (struct tb_bytes){k, sizeof(k)},
+                               (struct tb_bytes){v, n}, 0, errmsg),
+                     TB_OK);
+    assert_int_equal(store_commit(txn, errmsg), TB_OK);
+}
+
+static int withdrawal_get(struct store *s, const uint8_t id[32], struct docstore_withdrawal *w)
+{
+    struct store_txn *txn = NULL;
+    assert_int_equal(store_begin_read(s, &txn, errmsg), TB_OK);
+    int rv = docstore_withdrawal_get(txn, id, w, errmsg);
+    store_abort(txn);
+    return rv;
+}
+
+/* Withdrawals: stored and found, the first one kept, bad codes refused, durable across a
+ * reopening of the store, a corrupt entry reported (never asserted on). */
+static void withdrawals(void **state)
+{
+    (void)state;
+    char *dir = tb_strdup(t_tmpdir("docstore-withdraw"));
+    char data[1024];
+    struct store *s = NULL;
+    uint8_t c1[32], c2[32], c3[32];
+    bool was_new = false;
+    struct docstore_withdrawal w1 = {.at_s = 1700000000u, .city = "371500", .agency = "ag0"};
+    struct docstore_withdrawal w2 = {.at_s = 1700000999u, .city = "371500", .agency = "ag9"};
+    struct docstore_withdrawal got, first;
+    memset(c1, 0xC1, 32);
+    memset(c2, 0xC2, 32);
+    memset(c3, 0xC3, 32);
+    snprintf(data, sizeof(data), "%s/data", dir);
+    assert_int_equal(store_open(&s, data, MAP_BYTES, errmsg), TB_OK);
+    assert_int_equal(withdrawal_get(s, c1, &got), TB_ENOTFOUND);
+    assert_int_equal(docstore_withdrawal_put(s, c1, &w1, &first, &was_new, errmsg), TB_OK);
+    assert_true(was_new);
+    withdrawal_assert_eq(&first, &w1);
+    assert_int_equal(withdrawal_get(s, c1, &got), TB_OK);
+    withdrawal_assert_eq(&got, &w1);
+    /* Again, later, by another agency: nothing changes, the first one is answered. */
+    assert_int_equal(docstore_withdrawal_put(s, c1, &w2, &first, &was_new, errmsg), TB_OK);
+    assert_false(was_new);
+    withdrawal_assert_eq(&first, &w1);
+    assert_int_equal(withdrawal_get(s, c2, &got), TB_ENOTFOUND); /* another consent */
+    /* Codes that do not fit the value's form are refused, and nothing is stored. */
+    struct docstore_withdrawal bad = w2;
+    bad.city[0] = '\0';
+    assert_int_equal(docstore_withdrawal_put(s, c2, &bad, &first, &was_new, errmsg), TB_EINVAL);
+    bad = w2;
+    snprintf(bad.agency, sizeof(bad.agency), "a/b");
+    assert_int_equal(docstore_withdrawal_put(s, c2, &bad, &first, &was_new, errmsg), TB_EINVAL);
+    assert_false(was_new);
+    assert_int_equal(withdrawal_get(s, c2, &got), TB_ENOTFOUND);
+    assert_int_equal(docstore_withdrawal_put(s, c2, &w2, &first, &was_new, errmsg), TB_OK);
+    assert_true(was_new);
+    /* Durable: a reopened store still has both. */
+    store_close(s);
+    s = NULL;
+    assert_int_equal(store_open(&s, data, MAP_BYTES, errmsg), TB_OK);
+    assert_int_equal(withdrawal_get(s, c1, &got), TB_OK);
+    withdrawal_assert_eq(&got, &w1);
+    assert_int_equal(withdrawal_get(s, c2, &got), TB_OK);
+    withdrawal_assert_eq(&got, &w2);
+    assert_int_equal(docstore_withdrawal_put(s, c1, &w2, &first, &was_new, errmsg), TB_OK);
+    assert_false(was_new);
+    withdrawal_assert_eq(&first, &w1);
+    /* Corrupt entries: no separator, empty agency, too long, too short. */
+    static const char no_slash[] =
+        "\0\0\0\0\0\0\0\x01"
+        "371500ag0";
+    static const char no_agency[] =
+        "\0\0\0\0\0\0\0\x01"
+        "371500/";
+    char long_v[200];
+    memset(long_v, 'a', sizeof(long_v));
+    long_v[20] = '/';
+    withdrawal_raw_put(s, c3, no_slash, sizeof(no_slash) - 1);
+    assert_int_equal(withdrawal_get(s, c3, &got), TB_EIO);
+    withdrawal_raw_put(s, c3, no_agency, sizeof(no_agency) - 1);
+    assert_int_equal(withdrawal_get(s, c3, &got), TB_EIO);
+    withdrawal_raw_put(s, c3, long_v, sizeof(long_v));
+    assert_int_equal(withdrawal_get(s, c3, &got), TB_EIO);
+    withdrawal_raw_put(s, c3, no_slash, 5);
+    assert_int_equal(withdrawal_get(s, c3, &got), TB_EIO);
+    /* A corrupt entry is not overwritten by a withdrawal either: the error is reported. */
+    assert_int_equal(docstore_withdrawal_put(s, c3, &w1, &first, &was_new, errmsg), TB_EIO);
+    assert_false(was_new);
+    store_close(s);
+    t_rmtree(dir);
+    tb_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +441,7 @@ int main(void)
         cmocka_unit_test(store_put_get_tamper),
         cmocka_unit_test(consent_bookkeeping),
         cmocka_unit_test(refusals_bounded),
+        cmocka_unit_test(withdrawals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
