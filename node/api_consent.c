@@ -488,33 +488,58 @@ static int api_consent_check(struct http_req *req, struct node *n, const struct 
     return rv;
 }
 
+/* What both consent handlers hold: the asking agency, its JSON body, the signed token and its
+ * decoded form. */
+struct api_consent_req
+{
+    struct api_agency *who;
+    struct docstore_consent *dc;
+    struct tb_buf sc;
+    json_t *j;
+};
+
+/* Allocates r, checks the asking agency and reads its JSON body (only `fields`): true, or
+ * false with the answer sent. api_consent_req_end in either case. */
+static bool api_consent_req_begin(struct http_req *req, struct node *n, const char *const *fields,
+                                  struct api_consent_req *r)
+{
+    r->who = tb_calloc(1, sizeof(*r->who));
+    r->dc = tb_calloc(1, sizeof(*r->dc));
+    r->j = NULL;
+    tb_buf_init(&r->sc, API_CONSENT_SIGNED_BYTES_MAX);
+    if (r->who == NULL || r->dc == NULL) {
+        http_reply_error(req, 500, "internal", "out of memory");
+        return false;
+    }
+    return api_own_agency(req, n, r->who) == TB_OK &&
+           api_req_json(req, API_CONSENT_JSON_BYTES_MAX, &r->j) == TB_OK &&
+           api_req_fields(req, r->j, fields) == TB_OK;
+}
+
+static void api_consent_req_end(struct api_consent_req *r)
+{
+    json_decref(r->j);
+    tb_buf_release(&r->sc);
+    tb_free(r->dc);
+    tb_free(r->who);
+}
+
 void api_h_consents_post(struct http_req *req, void *arg)
 {
     static const char *const fields[] = {"token",          "subject", "grantee_city",
                                          "grantee_agency", "types",   "purpose",
                                          "expires_in",     "uses",    NULL};
     struct node *n = arg;
-    struct api_agency *who = tb_calloc(1, sizeof(*who));
-    struct docstore_consent *dc = tb_calloc(1, sizeof(*dc));
-    struct tb_buf sc;
-    json_t *j = NULL;
-    tb_buf_init(&sc, API_CONSENT_SIGNED_BYTES_MAX);
-    if (who == NULL || dc == NULL) {
-        http_reply_error(req, 500, "internal", "out of memory");
-    } else if (api_own_agency(req, n, who) == TB_OK &&
-               api_req_json(req, API_CONSENT_JSON_BYTES_MAX, &j) == TB_OK &&
-               api_req_fields(req, j, fields) == TB_OK &&
-               api_consent_token(req, n, j, who, &sc) == TB_OK &&
-               api_consent_check(req, n, &sc, dc) == TB_OK &&
-               api_consent_sane(req, n, dc, who) == TB_OK &&
-               (json_object_get(j, "token") == NULL ||
-                api_home_subject(req, n, dc->token.subject, who) == TB_OK)) {
-        http_reply_json(req, 201, api_consent_answer(dc, &sc));
+    struct api_consent_req r;
+    if (api_consent_req_begin(req, n, fields, &r) &&
+        api_consent_token(req, n, r.j, r.who, &r.sc) == TB_OK &&
+        api_consent_check(req, n, &r.sc, r.dc) == TB_OK &&
+        api_consent_sane(req, n, r.dc, r.who) == TB_OK &&
+        (json_object_get(r.j, "token") == NULL ||
+         api_home_subject(req, n, r.dc->token.subject, r.who) == TB_OK)) {
+        http_reply_json(req, 201, api_consent_answer(r.dc, &r.sc));
     }
-    json_decref(j);
-    tb_buf_release(&sc);
-    tb_free(dc);
-    tb_free(who);
+    api_consent_req_end(&r);
 }
 
 /* ------------------------------------------------ POST /v1/consents/withdraw */
@@ -558,27 +583,16 @@ void api_h_consents_withdraw(struct http_req *req, void *arg)
 {
     static const char *const fields[] = {"token", NULL};
     struct node *n = arg;
-    struct api_agency *who = tb_calloc(1, sizeof(*who));
-    struct docstore_consent *dc = tb_calloc(1, sizeof(*dc));
-    struct tb_buf sc;
-    json_t *j = NULL;
-    tb_buf_init(&sc, API_CONSENT_SIGNED_BYTES_MAX);
-    if (who == NULL || dc == NULL) {
-        http_reply_error(req, 500, "internal", "out of memory");
-    } else if (api_own_agency(req, n, who) == TB_OK &&
-               api_req_json(req, API_CONSENT_JSON_BYTES_MAX, &j) == TB_OK &&
-               api_req_fields(req, j, fields) == TB_OK) {
-        if (json_object_get(j, "token") == NULL)
+    struct api_consent_req r;
+    if (api_consent_req_begin(req, n, fields, &r)) {
+        if (json_object_get(r.j, "token") == NULL)
             http_reply_error(req, 400, "bad_request", "token is required (base64)");
-        else if (api_consent_token(req, n, j, who, &sc) == TB_OK &&
-                 api_consent_check(req, n, &sc, dc) == TB_OK &&
-                 api_withdraw_own(req, dc, who) == TB_OK)
-            api_withdraw_store(req, n, dc, who);
+        else if (api_consent_token(req, n, r.j, r.who, &r.sc) == TB_OK &&
+                 api_consent_check(req, n, &r.sc, r.dc) == TB_OK &&
+                 api_withdraw_own(req, r.dc, r.who) == TB_OK)
+            api_withdraw_store(req, n, r.dc, r.who);
     }
-    json_decref(j);
-    tb_buf_release(&sc);
-    tb_free(dc);
-    tb_free(who);
+    api_consent_req_end(&r);
 }
 
 /* ------------------------------------------ GET /v1/subjects/{subject}/access-log */
