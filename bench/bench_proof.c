@@ -25,125 +25,32 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cr_sign.h"
-#include "genesis.h"
-#include "ledger.h"
+#include "bench_chain.h"
 #include "proof.h"
-#include "store.h"
 #include "tb_alloc.h"
-#include "wire.h"
 
-#define BENCH_MAP_BYTES (UINT64_C(8) << 30)
-#define BENCH_T0_S UINT64_C(1700000000)
 #define BENCH_PER_BLOCK 1000u
 #define BENCH_SAMPLES 200u
 
-static char errmsg[TB_ERRMSG_SIZE];
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rv)
-{
-    fprintf(stderr, "bench_proof: %s: %s (%s)\n", what, tb_strerror(rv), errmsg);
-    exit(1);
-}
-
-#define CHECK(what, expr)     \
-    do {                      \
-        int rv_ = (expr);     \
-        if (rv_ != TB_OK)     \
-            die((what), rv_); \
-    } while (0)
-
 struct bench
 {
-    enum cr_suite suite;
-    struct cfg_genesis g;
-    uint8_t chain[32];
-    struct cr_key *node[4];
-    struct cr_key *agency;
-    struct store *store;
-    struct ledger *ledger;
-    uint64_t now_ms, height, nonce;
+    struct bench_chain c;
+    uint64_t height;
     uint8_t (*ids)[32]; /* every record id, in log order */
     size_t id_count;
 };
 
-static struct cr_key *key_new(enum cr_suite suite, uint8_t tag)
-{
-    struct cr_key *k = NULL;
-    if (suite == CR_SUITE_ED25519_SHA256) {
-        uint8_t seed[CR_ED25519_SEED_BYTES];
-        memset(seed, tag, sizeof(seed));
-        CHECK("key", cr_key_from_ed25519_seed(seed, &k));
-    } else {
-        CHECK("key", cr_key_generate(suite, &k));
-    }
-    return k;
-}
-
-/* Signs body with key into env (replaced); *id gets the tx id. */
-static void envelope(struct bench *b, const struct wire_tx_body *body, struct cr_key *key,
-                     struct tb_buf *env, uint8_t id[32])
-{
-    struct tb_buf bb, in;
-    uint8_t sig[CR_SIG_MAX];
-    size_t sig_len = 0;
-    struct wire_tx tx;
-    tb_buf_init(&bb, WIRE_TX_BYTES_MAX);
-    tb_buf_init(&in, WIRE_TX_BYTES_MAX + 64);
-    CHECK("body", wire_tx_body_encode(body, &bb, errmsg));
-    CHECK("sign input", wire_tx_sign_input(b->chain, (uint8_t)body->kind, bb.data, bb.len, &in));
-    CHECK("sign", cr_sign(key, in.data, in.len, sig, &sig_len));
-    memset(&tx, 0, sizeof(tx));
-    tx.kind = (uint8_t)body->kind;
-    tx.body = (struct tb_bytes){bb.data, bb.len};
-    cr_key_id(key, tx.sigs[0].key_id);
-    tx.sigs[0].sig = (struct tb_bytes){sig, sig_len};
-    tx.sig_count = 1;
-    tb_buf_reset(env);
-    CHECK("envelope", wire_tx_encode(&tx, env, errmsg));
-    wire_tx_id(b->suite, b->chain, tx.kind, bb.data, bb.len, id);
-    tb_buf_release(&bb);
-    tb_buf_release(&in);
-}
-
-static void setup(struct bench *b, const char *dir)
-{
-    struct cfg_member m[4];
-    struct cfg_record_type t[] = {{"pf.deposit", CFG_SHARING_CONSENT}};
-    memset(m, 0, sizeof(m));
-    for (int i = 0; i < 4; i++) {
-        b->node[i] = key_new(b->suite, (uint8_t)(i + 1));
-        snprintf(m[i].city, sizeof(m[i].city), "37%02d00", i + 1);
-        snprintf(m[i].name, sizeof(m[i].name), "city %d", i);
-        m[i].node_key_len = cr_key_public(b->node[i], m[i].node_key);
-        snprintf(m[i].endpoint, sizeof(m[i].endpoint), "https://n%d.example:7480", i);
-    }
-    CHECK("genesis", cfg_genesis_build(b->suite, "bench", BENCH_T0_S, m, 4, t, 1, &b->g, errmsg));
-    CHECK("chain id", cfg_genesis_chain_id(&b->g, b->chain));
-    CHECK("store", store_open(&b->store, dir, BENCH_MAP_BYTES, errmsg));
-    CHECK("ledger", ledger_open(&b->ledger, b->store, &b->g, errmsg));
-    b->agency = key_new(b->suite, 0x77);
-    b->now_ms = BENCH_T0_S * 1000u;
-}
-
 /* The node key of validator index i (the ledger's set order). */
 static struct cr_key *validator_key(struct bench *b, size_t i)
 {
-    const struct cfg_member *m = ledger_validator(b->ledger, i, NULL);
+    const struct cfg_member *m = ledger_validator(b->c.ledger, i, NULL);
     for (int j = 0; j < 4; j++) {
         uint8_t pub[CR_PUBKEY_MAX];
-        size_t n = cr_key_public(b->node[j], pub);
+        size_t n = cr_key_public(b->c.node[j], pub);
         if (n == m->node_key_len && memcmp(pub, m->node_key, n) == 0)
-            return b->node[j];
+            return b->c.node[j];
     }
-    die("validator key", TB_EINVAL);
+    bench_die("validator key", TB_EINVAL);
     return NULL;
 }
 
@@ -158,19 +65,19 @@ static void certificate(struct bench *b, uint64_t height, const uint8_t hash[32]
     memcpy(v.block_hash, hash, 32);
     tb_buf_init(&vote, WIRE_SMALL_BYTES_MAX);
     tb_buf_init(&in, WIRE_SMALL_BYTES_MAX + 64);
-    CHECK("vote", wire_vote_encode(&v, &vote, errmsg));
-    CHECK("vote input", wire_vote_sign_input(b->chain, vote.data, vote.len, &in));
+    BENCH_CHECK("vote", wire_vote_encode(&v, &vote, bench_errmsg));
+    BENCH_CHECK("vote input", wire_vote_sign_input(b->c.chain, vote.data, vote.len, &in));
     memset(&c, 0, sizeof(c));
     c.height = height;
     memcpy(c.block_hash, hash, 32);
     for (uint32_t i = 0; i < 3; i++) {
         size_t n = 0;
-        CHECK("precommit", cr_sign(validator_key(b, i), in.data, in.len, sigs[i], &n));
+        BENCH_CHECK("precommit", cr_sign(validator_key(b, i), in.data, in.len, sigs[i], &n));
         c.sigs[i].validator_index = i;
         c.sigs[i].sig = (struct tb_bytes){sigs[i], n};
     }
     c.sig_count = 3;
-    CHECK("certificate", wire_cert_encode(&c, out, errmsg));
+    BENCH_CHECK("certificate", wire_cert_encode(&c, out, bench_errmsg));
     tb_buf_release(&vote);
     tb_buf_release(&in);
 }
@@ -188,25 +95,25 @@ static void run_block(struct bench *b, const struct tb_bytes *txs, size_t n)
     size_t taken = 0, skipped = 0;
     tb_buf_init(&blk, WIRE_BLOCK_BYTES_MAX);
     tb_buf_init(&cert, WIRE_CERT_BYTES_MAX);
-    b->now_ms += 1000u;
-    CHECK("begin", store_begin_write(b->store, &txn, errmsg));
-    CHECK("build", ledger_build_block(b->ledger, txn, txs, n, b->now_ms, 0, &lim, &blk, &taken,
-                                      NULL, &skipped, errmsg));
+    b->c.now_ms += 1000u;
+    BENCH_CHECK("begin", store_begin_write(b->c.store, &txn, bench_errmsg));
+    BENCH_CHECK("build", ledger_build_block(b->c.ledger, txn, txs, n, b->c.now_ms, 0, &lim, &blk,
+                                            &taken, NULL, &skipped, bench_errmsg));
     store_abort(txn);
     if (taken != n)
-        die("build: txs skipped", TB_EINVAL);
-    CHECK("decode", wire_block_decode(blk.data, blk.len, &wb, errmsg));
-    wire_block_hash(b->suite, wb.header_bytes.ptr, wb.header_bytes.len, hash);
+        bench_die("build: txs skipped", TB_EINVAL);
+    BENCH_CHECK("decode", wire_block_decode(blk.data, blk.len, &wb, bench_errmsg));
+    wire_block_hash(b->c.suite, wb.header_bytes.ptr, wb.header_bytes.len, hash);
     wire_block_release(&wb);
     certificate(b, b->height + 1, hash, &cert);
-    CHECK("begin", store_begin_write(b->store, &txn, errmsg));
-    if (ledger_apply_block(b->ledger, txn, (struct tb_bytes){blk.data, blk.len}, &v) != TB_OK) {
+    BENCH_CHECK("begin", store_begin_write(b->c.store, &txn, bench_errmsg));
+    if (ledger_apply_block(b->c.ledger, txn, (struct tb_bytes){blk.data, blk.len}, &v) != TB_OK) {
         fprintf(stderr, "bench_proof: apply: %s\n", v.message);
         exit(1);
     }
-    CHECK("cert put",
-          store_cert_put(txn, b->height + 1, (struct tb_bytes){cert.data, cert.len}, errmsg));
-    CHECK("commit", store_commit(txn, errmsg));
+    BENCH_CHECK("cert put", store_cert_put(txn, b->height + 1,
+                                           (struct tb_bytes){cert.data, cert.len}, bench_errmsg));
+    BENCH_CHECK("commit", store_commit(txn, bench_errmsg));
     b->height++;
     tb_buf_release(&blk);
     tb_buf_release(&cert);
@@ -214,51 +121,18 @@ static void run_block(struct bench *b, const struct tb_bytes *txs, size_t n)
 
 static void register_agency(struct bench *b)
 {
-    uint8_t pub[CR_PUBKEY_MAX], id[32];
-    struct wire_tx_body body;
     struct tb_buf env;
-    memset(&body, 0, sizeof(body));
-    body.kind = WIRE_KIND_AGENCY_REGISTER;
-    body.u.reg.city = (struct tb_bytes){(const uint8_t *)"370100", 6};
-    body.u.reg.agency = (struct tb_bytes){(const uint8_t *)"pf-centre", 9};
-    body.u.reg.name = (struct tb_bytes){(const uint8_t *)"provident fund centre", 21};
-    body.u.reg.public_key = (struct tb_bytes){pub, cr_key_public(b->agency, pub)};
-    body.u.reg.types[0] = (struct tb_bytes){(const uint8_t *)"pf.deposit", 10};
-    body.u.reg.type_count = 1;
-    body.u.reg.not_after = BENCH_T0_S + 10u * 365u * 86400u;
     tb_buf_init(&env, WIRE_TX_BYTES_MAX);
-    envelope(b, &body, b->node[0], &env, id); /* cities sort 370100 first: node[0] */
+    bench_agency_register(&b->c, &env);
     run_block(b, &(struct tb_bytes){env.data, env.len}, 1);
     tb_buf_release(&env);
 }
 
-/* One block of fresh record.issue txs (the same shape as bench_ledger's). */
+/* One block of fresh record.issue txs. */
 static void issue_block(struct bench *b, struct tb_buf *envs, struct tb_bytes *txs, size_t n)
 {
-    struct wire_tx_body body;
-    memset(&body, 0, sizeof(body));
-    body.kind = WIRE_KIND_RECORD_ISSUE;
-    body.u.issue.type = (struct tb_bytes){(const uint8_t *)"pf.deposit", 10};
-    body.u.issue.city = (struct tb_bytes){(const uint8_t *)"370100", 6};
-    body.u.issue.agency = (struct tb_bytes){(const uint8_t *)"pf-centre", 9};
-    body.u.issue.claims[0].key = (struct tb_bytes){(const uint8_t *)"balance_fen", 11};
-    body.u.issue.claims[0].is_uint = true;
-    body.u.issue.claims[1].key = (struct tb_bytes){(const uint8_t *)"employer", 8};
-    body.u.issue.claims[1].str_value =
-        (struct tb_bytes){(const uint8_t *)"Liaocheng Steel Co.", 19};
-    body.u.issue.claim_count = 2;
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = ++b->nonce;
-        body.u.issue.issued_at = b->now_ms / 1000u;
-        body.u.issue.claims[0].uint_value = k * 7919u % 10000000u;
-        for (int j = 0; j < 4; j++) {
-            uint64_t x = (k + (uint64_t)j) * 0x9e3779b97f4a7c15u;
-            memcpy(body.u.issue.subject + 8 * j, &x, 8);
-            memcpy(body.u.issue.doc_digest + 8 * j, &x, 8);
-        }
-        memset(body.u.issue.nonce, 0, WIRE_NONCE_BYTES);
-        memcpy(body.u.issue.nonce, &k, sizeof(k));
-        envelope(b, &body, b->agency, &envs[i], b->ids[b->id_count++]);
+        bench_issue(&b->c, &envs[i], NULL, b->ids[b->id_count++]);
         txs[i] = (struct tb_bytes){envs[i].data, envs[i].len};
     }
 }
@@ -269,7 +143,7 @@ static void fill(struct bench *b, size_t records)
     struct tb_bytes *txs = tb_calloc(BENCH_PER_BLOCK, sizeof(*txs));
     b->ids = tb_calloc(records, sizeof(*b->ids));
     if (envs == NULL || txs == NULL || b->ids == NULL)
-        die("alloc", TB_ENOMEM);
+        bench_die("alloc", TB_ENOMEM);
     for (size_t i = 0; i < BENCH_PER_BLOCK; i++)
         tb_buf_init(&envs[i], WIRE_TX_BYTES_MAX);
     register_agency(b);
@@ -300,19 +174,19 @@ static double five_sigs(const struct bench *b, const struct proof_bundle *pb)
     struct wire_tx rec, reg;
     struct wire_tx_body body;
     struct tb_buf in;
-    CHECK("record", wire_tx_decode(pb->record.data, pb->record.len, &rec, errmsg));
-    CHECK("register",
-          wire_tx_decode(pb->agency_register.data, pb->agency_register.len, &reg, errmsg));
-    CHECK("register body",
-          wire_tx_body_decode(reg.kind, reg.body.ptr, reg.body.len, &body, errmsg));
+    BENCH_CHECK("record", wire_tx_decode(pb->record.data, pb->record.len, &rec, bench_errmsg));
+    BENCH_CHECK("register", wire_tx_decode(pb->agency_register.data, pb->agency_register.len, &reg,
+                                           bench_errmsg));
+    BENCH_CHECK("register body",
+                wire_tx_body_decode(reg.kind, reg.body.ptr, reg.body.len, &body, bench_errmsg));
     tb_buf_init(&in, WIRE_TX_BYTES_MAX + 64);
-    CHECK("input", wire_tx_sign_input(b->chain, rec.kind, rec.body.ptr, rec.body.len, &in));
-    double c0 = cpu_s();
+    BENCH_CHECK("input", wire_tx_sign_input(b->c.chain, rec.kind, rec.body.ptr, rec.body.len, &in));
+    double c0 = bench_cpu_s();
     for (int i = 0; i < 5; i++)
-        CHECK("verify",
-              cr_verify_public(b->suite, body.u.reg.public_key.ptr, body.u.reg.public_key.len,
-                               in.data, in.len, rec.sigs[0].sig.ptr, rec.sigs[0].sig.len));
-    double t = cpu_s() - c0;
+        BENCH_CHECK("verify", cr_verify_public(b->c.suite, body.u.reg.public_key.ptr,
+                                               body.u.reg.public_key.len, in.data, in.len,
+                                               rec.sigs[0].sig.ptr, rec.sigs[0].sig.len));
+    double t = bench_cpu_s() - c0;
     tb_buf_release(&in);
     return t;
 }
@@ -326,8 +200,8 @@ static void measure(struct bench *b, struct figures *f)
     struct proof_verify_opts o = {0};
     struct proof_verifier *kv = NULL;
     if (pb == NULL || res == NULL)
-        die("alloc", TB_ENOMEM);
-    CHECK("verifier", proof_verifier_new(&b->g, &kv, errmsg));
+        bench_die("alloc", TB_ENOMEM);
+    BENCH_CHECK("verifier", proof_verifier_new(&b->c.g, &kv, bench_errmsg));
     memset(f, 0, sizeof(*f));
     f->min_bytes = SIZE_MAX;
     tb_buf_init(&js, PROOF_JSON_MAX);
@@ -335,29 +209,30 @@ static void measure(struct bench *b, struct figures *f)
     for (size_t s = 0; s < n; s++) {
         const uint8_t *id = b->ids[s * b->id_count / n];
         struct store_txn *txn = NULL;
-        double c0 = cpu_s();
-        CHECK("begin", store_begin_read(b->store, &txn, errmsg));
-        CHECK("build", proof_build(b->ledger, txn, id, 0, pb, errmsg));
+        double c0 = bench_cpu_s();
+        BENCH_CHECK("begin", store_begin_read(b->c.store, &txn, bench_errmsg));
+        BENCH_CHECK("build", proof_build(b->c.ledger, txn, id, 0, pb, bench_errmsg));
         store_abort(txn);
         tb_buf_reset(&js);
-        CHECK("json", proof_bundle_to_json(pb, 0, &js, errmsg));
-        f->build_cpu += cpu_s() - c0;
-        c0 = cpu_s();
-        CHECK("verify", proof_verify_json(&b->g, (const char *)js.data, js.len, &o, res));
-        f->verify_cpu += cpu_s() - c0;
-        c0 = cpu_s();
-        CHECK("verify", proof_verifier_check_json(kv, (const char *)js.data, js.len, &o, res));
-        f->kept_cpu += cpu_s() - c0;
+        BENCH_CHECK("json", proof_bundle_to_json(pb, 0, &js, bench_errmsg));
+        f->build_cpu += bench_cpu_s() - c0;
+        c0 = bench_cpu_s();
+        BENCH_CHECK("verify", proof_verify_json(&b->c.g, (const char *)js.data, js.len, &o, res));
+        f->verify_cpu += bench_cpu_s() - c0;
+        c0 = bench_cpu_s();
+        BENCH_CHECK("verify",
+                    proof_verifier_check_json(kv, (const char *)js.data, js.len, &o, res));
+        f->kept_cpu += bench_cpu_s() - c0;
         /* The same bundle again, its store pages now in memory (a node serving hot records). */
-        c0 = cpu_s();
-        CHECK("begin", store_begin_read(b->store, &txn, errmsg));
+        c0 = bench_cpu_s();
+        BENCH_CHECK("begin", store_begin_read(b->c.store, &txn, bench_errmsg));
         for (unsigned r = 0; r < BENCH_WARM_REPS; r++) {
-            CHECK("build", proof_build(b->ledger, txn, id, 0, pb, errmsg));
+            BENCH_CHECK("build", proof_build(b->c.ledger, txn, id, 0, pb, bench_errmsg));
             tb_buf_reset(&js);
-            CHECK("json", proof_bundle_to_json(pb, 0, &js, errmsg));
+            BENCH_CHECK("json", proof_bundle_to_json(pb, 0, &js, bench_errmsg));
         }
         store_abort(txn);
-        f->warm_cpu += cpu_s() - c0;
+        f->warm_cpu += bench_cpu_s() - c0;
         f->sig_cpu += five_sigs(b, pb);
         if (res->verdict != PROOF_VALID) {
             fprintf(stderr, "bench_proof: %s: %s\n", proof_verdict_name(res->verdict),
@@ -379,19 +254,8 @@ static void measure(struct bench *b, struct figures *f)
 
 static void teardown(struct bench *b, const char *dir)
 {
-    char path[256];
-    ledger_close(b->ledger);
-    store_close(b->store);
-    for (int i = 0; i < 4; i++)
-        cr_key_free(b->node[i]);
-    cr_key_free(b->agency);
-    cfg_genesis_release(&b->g);
     tb_free(b->ids);
-    snprintf(path, sizeof(path), "%s/data.mdb", dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-    unlink(path);
-    rmdir(dir);
+    bench_chain_close(&b->c, dir);
 }
 
 static void run(enum cr_suite suite, size_t records)
@@ -400,12 +264,11 @@ static void run(enum cr_suite suite, size_t records)
     struct figures f;
     char dir[] = "/tmp/bench_proof.XXXXXX";
     memset(&b, 0, sizeof(b));
-    b.suite = suite;
     if (mkdtemp(dir) == NULL) {
         perror("mkdtemp");
         exit(1);
     }
-    setup(&b, dir);
+    bench_chain_open(&b.c, suite, dir);
     fill(&b, records);
     measure(&b, &f);
     double sn = (double)f.samples;
