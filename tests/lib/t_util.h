@@ -1,9 +1,12 @@
-/* Test helpers: a seeded PRNG (xoshiro256**), hex, temp dirs, file reading. */
+/* Test helpers: a seeded PRNG (xoshiro256**), hex, temp dirs, file reading, byte views. */
 #ifndef T_UTIL_H
 #define T_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "tb_buf.h"
 
 struct t_rng
 {
@@ -26,5 +29,17 @@ void t_rmtree(const char *path);
 
 /* Reads a whole file (tests only; aborts on error). */
 uint8_t *t_read_file(const char *path, size_t *len);
+
+/* Borrowed views for building test inputs: n bytes at p, and a C string without its NUL. */
+static inline struct tb_bytes t_bytes(const void *p, size_t n)
+{
+    struct tb_bytes b = {.ptr = p, .len = n};
+    return b;
+}
+
+static inline struct tb_bytes t_str(const char *s)
+{
+    return t_bytes(s, strlen(s));
+}
 
 #endif

@@ -263,17 +263,6 @@ struct fx
 
 static const char *const cities[4] = {"370100", "370200", "371500", "371600"};
 
-static struct tb_bytes bytes_of(const void *p, size_t n)
-{
-    struct tb_bytes b = {.ptr = p, .len = n};
-    return b;
-}
-
-static struct tb_bytes str_bytes(const char *s)
-{
-    return bytes_of(s, strlen(s));
-}
-
 static struct cr_key *key_new(struct fx *f)
 {
     struct cr_key *k = NULL;
@@ -407,11 +396,11 @@ static size_t tx_register(struct fx *f, int city, const char *agency, struct cr_
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_AGENCY_REGISTER;
-    b.u.reg.city = str_bytes(cities[city]);
-    b.u.reg.agency = str_bytes(agency);
-    b.u.reg.name = str_bytes("住房公积金管理中心");
-    b.u.reg.public_key = bytes_of(pub, cr_key_public(key, pub));
-    b.u.reg.types[0] = str_bytes(type);
+    b.u.reg.city = t_str(cities[city]);
+    b.u.reg.agency = t_str(agency);
+    b.u.reg.name = t_str("住房公积金管理中心");
+    b.u.reg.public_key = t_bytes(pub, cr_key_public(key, pub));
+    b.u.reg.types[0] = t_str(type);
     b.u.reg.type_count = 1;
     b.u.reg.not_after = t_real_ms() / 1000u + 86400u * 365u;
     return env_make(f, &b, f->node_key[city]);
@@ -424,17 +413,17 @@ static size_t tx_issue(struct fx *f, struct cr_key *signer, int city, const char
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_RECORD_ISSUE;
-    b.u.issue.type = str_bytes(type);
-    b.u.issue.city = str_bytes(cities[city]);
-    b.u.issue.agency = str_bytes(agency);
+    b.u.issue.type = t_str(type);
+    b.u.issue.city = t_str(cities[city]);
+    b.u.issue.agency = t_str(agency);
     memcpy(b.u.issue.subject, subject, H);
     b.u.issue.issued_at = f->now_ms / 1000u;
     b.u.issue.expires_at = expires_at;
-    b.u.issue.claims[0].key = str_bytes("balance_fen");
+    b.u.issue.claims[0].key = t_str("balance_fen");
     b.u.issue.claims[0].is_uint = true;
     b.u.issue.claims[0].uint_value = UINT64_MAX; /* rendered as a decimal string */
-    b.u.issue.claims[1].key = str_bytes("employer");
-    b.u.issue.claims[1].str_value = str_bytes("聊城市某公司");
+    b.u.issue.claims[1].key = t_str("employer");
+    b.u.issue.claims[1].str_value = t_str("聊城市某公司");
     b.u.issue.claim_count = 2;
     memset(b.u.issue.doc_digest, 0xd0, H);
     memset(b.u.issue.nonce, nonce, WIRE_NONCE_BYTES);
@@ -447,7 +436,7 @@ static size_t tx_revoke(struct fx *f, struct cr_key *signer, const uint8_t recor
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_RECORD_REVOKE;
     memcpy(b.u.revoke.record_id, record_id, H);
-    b.u.revoke.reason = str_bytes("issued in error");
+    b.u.revoke.reason = t_str("issued in error");
     b.u.revoke.revoked_at = f->now_ms / 1000u;
     return env_make(f, &b, signer);
 }
@@ -474,7 +463,7 @@ static void commit_bytes(struct fx *f, const struct tb_bytes *cand, size_t n, ui
         fail_msg("skipped: %s: %s", ledger_code_name(skipped[0].code), skipped[0].message);
     assert_int_equal(taken, n);
     OK(store_begin_write(f->node.store, &txn, errmsg));
-    if (ledger_apply_block(f->node.ledger, txn, bytes_of(blk.data, blk.len), &v) != TB_OK)
+    if (ledger_apply_block(f->node.ledger, txn, t_bytes(blk.data, blk.len), &v) != TB_OK)
         fail_msg("apply: %s", v.message);
     f->height++;
     if (with_cert) {
@@ -489,11 +478,11 @@ static void commit_bytes(struct fx *f, const struct tb_bytes *cand, size_t n, ui
         for (uint32_t i = 0; i < 3; i++) {
             memset(sigs[i], 0x40 + (int)i, 64);
             c.sigs[i].validator_index = i + 1;
-            c.sigs[i].sig = bytes_of(sigs[i], 64);
+            c.sigs[i].sig = t_bytes(sigs[i], 64);
         }
         tb_buf_init(&cb, WIRE_CERT_BYTES_MAX);
         OK(wire_cert_encode(&c, &cb, errmsg));
-        OK(store_cert_put(txn, f->height, bytes_of(cb.data, cb.len), errmsg));
+        OK(store_cert_put(txn, f->height, t_bytes(cb.data, cb.len), errmsg));
         tb_buf_release(&cb);
     }
     OK(store_commit(txn, errmsg));
@@ -505,7 +494,7 @@ static void commit(struct fx *f, const size_t *envs, size_t n)
 {
     struct tb_bytes cand[16];
     for (size_t i = 0; i < n; i++)
-        cand[i] = bytes_of(f->envs[envs[i]].buf.data, f->envs[envs[i]].buf.len);
+        cand[i] = t_bytes(f->envs[envs[i]].buf.data, f->envs[envs[i]].buf.len);
     commit_bytes(f, cand, n, 0, false);
 }
 
@@ -518,7 +507,7 @@ static void commit_pending(struct fx *f, const uint8_t id[H])
     OK(store_begin_read(f->node.store, &txn, errmsg));
     OK(store_pending_get(txn, id, &env, errmsg));
     store_abort(txn);
-    struct tb_bytes b = bytes_of(env.data, env.len);
+    struct tb_bytes b = t_bytes(env.data, env.len);
     commit_bytes(f, &b, 1, 0, false);
     tb_buf_release(&env);
 }
@@ -923,7 +912,7 @@ static void records_prepare(struct fx *f, struct rec_ids *x)
     size_t e2[] = {x->a, x->b, x->c};
     commit(f, e2, 3);
     x->rv = tx_revoke(f, f->pf, f->envs[x->b].id);
-    struct tb_bytes rvb = bytes_of(f->envs[x->rv].buf.data, f->envs[x->rv].buf.len);
+    struct tb_bytes rvb = t_bytes(f->envs[x->rv].buf.data, f->envs[x->rv].buf.len);
     commit_bytes(f, &rvb, 1, (x->exp_at + 5u) * 1000u, false); /* c has expired by then */
 }
 
@@ -1389,7 +1378,7 @@ static size_t fed_prepare(struct fx *f)
                    tx_register(f, 1, "psb", f->police, "edu.degree")};
     commit(f, e1, 2);
     size_t r3 = tx_register(f, 0, "ss", f->custodial, "pf.loan");
-    struct tb_bytes r3b = bytes_of(f->envs[r3].buf.data, f->envs[r3].buf.len);
+    struct tb_bytes r3b = t_bytes(f->envs[r3].buf.data, f->envs[r3].buf.len);
     commit_bytes(f, &r3b, 1, 0, true);
     return e1[0];
 }

@@ -55,12 +55,6 @@ struct fx
     uint64_t block_ms;  /* latest block time */
 };
 
-static struct tb_bytes str_bytes(const char *s)
-{
-    struct tb_bytes b = {.ptr = (const uint8_t *)s, .len = strlen(s)};
-    return b;
-}
-
 static int64_t now_s(void)
 {
     struct timespec ts;
@@ -89,13 +83,13 @@ static void env_register(struct fx *f, int city, const char *agency, struct cr_k
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_AGENCY_REGISTER;
-    b.u.reg.city = str_bytes(cities[city]);
-    b.u.reg.agency = str_bytes(agency);
-    b.u.reg.name = str_bytes("公积金中心");
+    b.u.reg.city = t_str(cities[city]);
+    b.u.reg.agency = t_str(agency);
+    b.u.reg.name = t_str("公积金中心");
     b.u.reg.public_key.ptr = pub;
     b.u.reg.public_key.len = cr_key_public(key, pub);
-    b.u.reg.types[0] = str_bytes("pf.deposit");
-    b.u.reg.types[1] = str_bytes("pf.loan");
+    b.u.reg.types[0] = t_str("pf.deposit");
+    b.u.reg.types[1] = t_str("pf.loan");
     b.u.reg.type_count = 2;
     b.u.reg.not_after = not_after;
     env_make(f, &b, f->node_key[city], out);
@@ -108,11 +102,11 @@ static void env_retire(struct fx *f, int city, const char *agency, struct cr_key
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_AGENCY_RETIRE;
-    b.u.retire.city = str_bytes(cities[city]);
-    b.u.retire.agency = str_bytes(agency);
+    b.u.retire.city = t_str(cities[city]);
+    b.u.retire.agency = t_str(agency);
     b.u.retire.public_key.ptr = pub;
     b.u.retire.public_key.len = cr_key_public(key, pub);
-    b.u.retire.reason = str_bytes("key rotated");
+    b.u.retire.reason = t_str("key rotated");
     env_make(f, &b, f->node_key[city], out);
 }
 

@@ -79,20 +79,9 @@ struct fx
     struct store_txn *rtxn; /* a read txn a test holds open; teardown ends it */
 };
 
-static struct tb_bytes bytes_of(const void *p, size_t n)
-{
-    struct tb_bytes b = {.ptr = p, .len = n};
-    return b;
-}
-
-static struct tb_bytes str_bytes(const char *s)
-{
-    return bytes_of(s, strlen(s));
-}
-
 static struct tb_bytes env_bytes(const struct fx *f, size_t i)
 {
-    return bytes_of(f->envs[i].buf.data, f->envs[i].buf.len);
+    return t_bytes(f->envs[i].buf.data, f->envs[i].buf.len);
 }
 
 /* ------------------------------------------------------------ genesis, keys */
@@ -199,12 +188,12 @@ static size_t tx_register(struct fx *f, int signer, const char *city, const char
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_AGENCY_REGISTER;
-    b.u.reg.city = str_bytes(city);
-    b.u.reg.agency = str_bytes(agency);
-    b.u.reg.name = str_bytes("an agency");
-    b.u.reg.public_key = bytes_of(pub, cr_key_public(key, pub));
+    b.u.reg.city = t_str(city);
+    b.u.reg.agency = t_str(agency);
+    b.u.reg.name = t_str("an agency");
+    b.u.reg.public_key = t_bytes(pub, cr_key_public(key, pub));
     for (size_t i = 0; i < type_count; i++)
-        b.u.reg.types[i] = str_bytes(types[i]);
+        b.u.reg.types[i] = t_str(types[i]);
     b.u.reg.type_count = type_count;
     b.u.reg.not_after = not_after;
     struct cr_key *s = f->node[signer];
@@ -218,10 +207,10 @@ static size_t tx_retire(struct fx *f, int signer, const char *city, const char *
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_AGENCY_RETIRE;
-    b.u.retire.city = str_bytes(city);
-    b.u.retire.agency = str_bytes(agency);
-    b.u.retire.public_key = bytes_of(pub, cr_key_public(key, pub));
-    b.u.retire.reason = str_bytes("key rotated");
+    b.u.retire.city = t_str(city);
+    b.u.retire.agency = t_str(agency);
+    b.u.retire.public_key = t_bytes(pub, cr_key_public(key, pub));
+    b.u.retire.reason = t_str("key rotated");
     struct cr_key *s = f->node[signer];
     return env_make(f, &b, &s, 1, f->chain);
 }
@@ -232,13 +221,13 @@ static void issue_body(struct wire_tx_body *b, const char *type, const char *cit
 {
     memset(b, 0, sizeof(*b));
     b->kind = WIRE_KIND_RECORD_ISSUE;
-    b->u.issue.type = str_bytes(type);
-    b->u.issue.city = str_bytes(city);
-    b->u.issue.agency = str_bytes(agency);
+    b->u.issue.type = t_str(type);
+    b->u.issue.city = t_str(city);
+    b->u.issue.agency = t_str(agency);
     memcpy(b->u.issue.subject, subject, H);
     b->u.issue.issued_at = issued_at;
     b->u.issue.expires_at = expires_at;
-    b->u.issue.claims[0].key = str_bytes("amount");
+    b->u.issue.claims[0].key = t_str("amount");
     b->u.issue.claims[0].is_uint = true;
     b->u.issue.claims[0].uint_value = 1000u + nonce;
     b->u.issue.claim_count = 1;
@@ -261,7 +250,7 @@ static size_t tx_revoke(struct fx *f, struct cr_key *signer, const uint8_t recor
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_RECORD_REVOKE;
     memcpy(b.u.revoke.record_id, record_id, H);
-    b.u.revoke.reason = str_bytes("issued in error");
+    b.u.revoke.reason = t_str("issued in error");
     b.u.revoke.revoked_at = f->now_ms / 1000u;
     return env_make(f, &b, &signer, 1, f->chain);
 }
@@ -273,9 +262,9 @@ static size_t tx_audit(struct fx *f, struct cr_key *signer, const uint8_t record
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_ACCESS_AUDIT;
     memcpy(b.u.audit.record_id, record_id, H);
-    b.u.audit.requester_city = str_bytes(city);
-    b.u.audit.requester_agency = str_bytes(agency);
-    b.u.audit.purpose = str_bytes("loan application");
+    b.u.audit.requester_city = t_str(city);
+    b.u.audit.requester_agency = t_str(agency);
+    b.u.audit.purpose = t_str("loan application");
     memset(b.u.audit.consent_id, 0xc0, H);
     b.u.audit.at = f->now_ms / 1000u;
     return env_make(f, &b, &signer, 1, f->chain);
@@ -355,8 +344,8 @@ static void commit(struct fx *f, const size_t *envs, size_t n)
     tb_buf_init(&blk, WIRE_BLOCK_BYTES_MAX);
     uint64_t t = f->now_ms + 5000u;
     build(f, 0, envs, n, t, &blk);
-    apply_commit(f, 0, bytes_of(blk.data, blk.len));
-    apply_commit(f, 1, bytes_of(blk.data, blk.len));
+    apply_commit(f, 0, t_bytes(blk.data, blk.len));
+    apply_commit(f, 1, t_bytes(blk.data, blk.len));
     tb_buf_release(&blk);
     f->now_ms = t;
     f->height++;
@@ -425,9 +414,9 @@ static void db_digest(struct store *s, enum store_db db, uint8_t out[H], uint64_
     OK(store_begin_read(s, &txn, errmsg));
     for (;;) {
         uint32_t visited = 0;
-        struct tb_bytes after = bytes_of(d.last, d.last_len);
+        struct tb_bytes after = t_bytes(d.last, d.last_len);
         struct store_visitor vis = {.arg = &d, .visit = digest_visit};
-        OK(store_scan(txn, db, bytes_of(NULL, 0), d.n > 0 ? &after : NULL, 100, &vis, &visited,
+        OK(store_scan(txn, db, t_bytes(NULL, 0), d.n > 0 ? &after : NULL, 100, &vis, &visited,
                       errmsg));
         if (visited < 100)
             break;
@@ -564,7 +553,7 @@ static void fresh_store_state(void **state)
         cr_key_id(f->node[i], ids[i]);
     qsort(ids, 4, H, memcmp32);
     for (int i = 0; i < 4; i++)
-        parts[i] = bytes_of(ids[i], H);
+        parts[i] = t_bytes(ids[i], H);
     cr_hash_tagged(f->suite, "tongban/validators/v1", parts, 4, vsh);
     ledger_validator_set_hash(f->l[0], empty);
     assert_memory_equal(empty, vsh, H);
@@ -674,7 +663,7 @@ static void lifecycle(void **state)
     commit(f, &r5, 1); /* block 4, 20 s after block 2 */
     expect_set(f, f->envs[r5].id, 1, 4, 0, 0);
     assert_int_equal(record_status(f, 0, f->envs[r5].id, &rec, &env), LEDGER_RECORD_VALID);
-    assert_int_equal(count_prefix(f->st[0], STORE_DB_PENDING, bytes_of(NULL, 0)), 0);
+    assert_int_equal(count_prefix(f->st[0], STORE_DB_PENDING, t_bytes(NULL, 0)), 0);
     /* Expiry is judged against the latest block's time: 15 s after issue still valid,
      * block 5 at 20 s after block 2's time makes it expired. */
     assert_int_equal(record_status(f, 0, f->envs[r[1]].id, &rec, &env), LEDGER_RECORD_VALID);
@@ -714,7 +703,7 @@ static void lifecycle(void **state)
     assert_int_equal(n, 4);
     uint8_t pub[CR_PUBKEY_MAX];
     size_t pub_len = cr_key_public(f->pf, pub);
-    OK(ledger_agency_get(f->l[0], txn, bytes_of(pub, pub_len), &ag[0], errmsg));
+    OK(ledger_agency_get(f->l[0], txn, t_bytes(pub, pub_len), &ag[0], errmsg));
     assert_string_equal(ag[0].city, "371500");
     assert_string_equal(ag[0].agency, "pf-centre");
     assert_int_equal(ag[0].state, 1);
@@ -722,7 +711,7 @@ static void lifecycle(void **state)
     assert_int_equal(ag[0].type_count, 2);
     assert_string_equal(ag[0].types[1], "pf.loan");
     pub_len = cr_key_public(f->stranger, pub);
-    assert_int_equal(ledger_agency_get(f->l[0], txn, bytes_of(pub, pub_len), &ag[0], errmsg),
+    assert_int_equal(ledger_agency_get(f->l[0], txn, t_bytes(pub, pub_len), &ag[0], errmsg),
                      TB_ENOTFOUND);
     tb_free(ag);
     /* Block 2 holds the four issues, in order. */
@@ -743,9 +732,9 @@ static void lifecycle(void **state)
     assert_int_equal(count_prefix(f->st[0], STORE_DB_BY_ISSUER, store_key_bytes(&ik)), 4);
     OK(store_key_issuer(&ik, "370100", NULL, NULL));
     assert_int_equal(count_prefix(f->st[0], STORE_DB_BY_ISSUER, store_key_bytes(&ik)), 1);
-    assert_int_equal(count_prefix(f->st[0], STORE_DB_AUDIT, bytes_of(s2, H)), 1);
-    assert_int_equal(count_prefix(f->st[0], STORE_DB_AUDIT, bytes_of(s1, H)), 0);
-    assert_int_equal(count_prefix(f->st[0], STORE_DB_TXLOC, bytes_of(NULL, 0)), f->id_count);
+    assert_int_equal(count_prefix(f->st[0], STORE_DB_AUDIT, t_bytes(s2, H)), 1);
+    assert_int_equal(count_prefix(f->st[0], STORE_DB_AUDIT, t_bytes(s1, H)), 0);
+    assert_int_equal(count_prefix(f->st[0], STORE_DB_TXLOC, t_bytes(NULL, 0)), f->id_count);
 
     assert_roots_independent(f);
     assert_stores_equal(f);
@@ -873,11 +862,11 @@ static void authority_matrix(void **state)
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_MEMBER_CHANGE;
     b.u.member.action = WIRE_MEMBER_ADD;
-    b.u.member.city = str_bytes("371700");
-    b.u.member.name = str_bytes("city 371700");
+    b.u.member.city = t_str("371700");
+    b.u.member.name = t_str("city 371700");
     uint8_t pub[CR_PUBKEY_MAX];
-    b.u.member.node_key = bytes_of(pub, cr_key_public(f->stranger, pub));
-    b.u.member.endpoint = str_bytes("https://n5.example:7480");
+    b.u.member.node_key = t_bytes(pub, cr_key_public(f->stranger, pub));
+    b.u.member.endpoint = t_str("https://n5.example:7480");
     b.u.member.effective_height = 10;
     struct cr_key *quorum[3] = {f->node[0], f->node[1], f->node[2]};
     e = env_make(f, &b, quorum, 3, f->chain);
@@ -889,7 +878,7 @@ static void authority_matrix(void **state)
     EXPECT_CODE(f, e, LEDGER_NOT_AUTHORISED);
     e = env_make(f, &b, quorum, 3, other_chain);
     EXPECT_CODE(f, e, LEDGER_BAD_SIGNATURE);
-    b.u.member.city = str_bytes("370200"); /* adding a city that is a member */
+    b.u.member.city = t_str("370200"); /* adding a city that is a member */
     e = env_make(f, &b, quorum, 3, f->chain);
     EXPECT_CODE(f, e, LEDGER_MALFORMED);
     assert_true(f->env_count < ENVS_MAX);
@@ -996,7 +985,7 @@ static void expect_refused(struct fx *f, struct tb_bytes valid, enum hdr_field w
                          errmsg));
     wire_block_release(&b);
     OK(store_begin_write(f->st[0], &txn, errmsg));
-    int rv = ledger_apply_block(f->l[0], txn, bytes_of(out.data, out.len), &v);
+    int rv = ledger_apply_block(f->l[0], txn, t_bytes(out.data, out.len), &v);
     store_abort(txn);
     assert_int_not_equal(rv, TB_OK);
     if (v.code != code)
@@ -1023,7 +1012,7 @@ static void block_refusals(void **state)
     struct tb_buf valid;
     tb_buf_init(&valid, WIRE_BLOCK_BYTES_MAX);
     build(f, 0, &a, 1, f->now_ms + 5000u, &valid);
-    struct tb_bytes vb = bytes_of(valid.data, valid.len);
+    struct tb_bytes vb = t_bytes(valid.data, valid.len);
     expect_refused(f, vb, HF_HEIGHT_UP, NULL, 0, LEDGER_BAD_HEADER, -1);
     expect_refused(f, vb, HF_HEIGHT_SAME, NULL, 0, LEDGER_BAD_HEADER, -1);
     expect_refused(f, vb, HF_PREV, NULL, 0, LEDGER_BAD_HEADER, -1);
@@ -1047,7 +1036,7 @@ static void block_refusals(void **state)
         struct store_txn *txn = NULL;
         struct ledger_verdict v;
         OK(store_begin_write(f->st[0], &txn, errmsg));
-        assert_int_equal(ledger_apply_block(f->l[0], txn, bytes_of(valid.data, valid.len - 1), &v),
+        assert_int_equal(ledger_apply_block(f->l[0], txn, t_bytes(valid.data, valid.len - 1), &v),
                          TB_EMALFORMED);
         assert_int_equal(v.code, LEDGER_MALFORMED);
         store_abort(txn);
@@ -1143,8 +1132,8 @@ static void build_block(void **state)
     assert_int_equal(b.header.time_ms, t);
     assert_int_equal(b.header.log_size, 4 + 3);
     wire_block_release(&b);
-    apply_commit(f, 1, bytes_of(out.data, out.len));
-    apply_commit(f, 0, bytes_of(out.data, out.len));
+    apply_commit(f, 1, t_bytes(out.data, out.len));
+    apply_commit(f, 0, t_bytes(out.data, out.len));
     f->now_ms = t;
     f->height++;
     size_t in[3] = {v1, v2, v3};
@@ -1207,7 +1196,7 @@ static void block_faults(void **state)
     struct tb_buf valid;
     tb_buf_init(&valid, WIRE_BLOCK_BYTES_MAX);
     build(f, 0, b, 3, f->now_ms + 5000u, &valid);
-    struct tb_bytes vb = bytes_of(valid.data, valid.len);
+    struct tb_bytes vb = t_bytes(valid.data, valid.len);
     long k = 0;
     for (; k < 200 && !apply_with_fault(f, vb, k, false); k++)
         ;
@@ -1271,7 +1260,7 @@ static void mutations(void **state)
         struct store_txn *txn = NULL;
         struct ledger_verdict v;
         OK(store_begin_read(f->st[0], &txn, errmsg));
-        int rv = ledger_check_tx(f->l[0], txn, bytes_of(buf, len), f->now_ms + 1000u, &v);
+        int rv = ledger_check_tx(f->l[0], txn, t_bytes(buf, len), f->now_ms + 1000u, &v);
         store_abort(txn);
         if (rv == TB_OK || v.code == LEDGER_OK || v.code == LEDGER_INTERNAL)
             fail_msg("round %d: mutated envelope gave %s (%s)", round, ledger_code_name(v.code),
@@ -1290,7 +1279,7 @@ static void mutations(void **state)
         struct ledger_tip before, after;
         tip(f, 0, &before);
         OK(store_begin_write(f->st[0], &txn, errmsg));
-        int rv = ledger_apply_block(f->l[0], txn, bytes_of(copy, len), &v);
+        int rv = ledger_apply_block(f->l[0], txn, t_bytes(copy, len), &v);
         store_abort(txn); /* accepted or not: the next round starts from the same parent */
         assert_true(v.code != LEDGER_INTERNAL);
         assert_true((rv == TB_OK) == (v.code == LEDGER_OK));
@@ -1327,7 +1316,7 @@ static size_t tx_revoke_n(struct fx *f, struct cr_key *signer, const uint8_t rec
     snprintf(reason, sizeof(reason), "reason %u", n);
     b.kind = WIRE_KIND_RECORD_REVOKE;
     memcpy(b.u.revoke.record_id, record_id, H);
-    b.u.revoke.reason = str_bytes(reason);
+    b.u.revoke.reason = t_str(reason);
     b.u.revoke.revoked_at = f->now_ms / 1000u;
     return env_make(f, &b, &signer, 1, f->chain);
 }
@@ -1417,8 +1406,8 @@ static void random_blocks(void **state)
             k++;
         }
         assert_int_equal(k, nskip);
-        apply_commit(f, 1, bytes_of(out.data, out.len));
-        apply_commit(f, 0, bytes_of(out.data, out.len));
+        apply_commit(f, 1, t_bytes(out.data, out.len));
+        apply_commit(f, 0, t_bytes(out.data, out.len));
         f->now_ms = t;
         f->height = h;
         for (size_t i = 0; i < ntaken; i++)
@@ -1508,7 +1497,7 @@ static void writelog_replay(void **state)
     OK(ledger_build_block(f->l[0], txn, cand, 4, t, (uint32_t)(f->height % 4), &lim, &blk, &taken,
                           skipped, &nskip, errmsg));
     assert_int_equal(taken, 4);
-    OK(ledger_store_built(f->l[0], txn, bytes_of(blk.data, blk.len), errmsg));
+    OK(ledger_store_built(f->l[0], txn, t_bytes(blk.data, blk.len), errmsg));
     store_abort(txn);
     assert_int_equal(parent.height, f->height);
     assert_false(log.broken);
@@ -1517,7 +1506,7 @@ static void writelog_replay(void **state)
     OK(store_pending_put(txn, f->envs[e[0]].id, cand[0], errmsg));
     OK(store_commit(txn, errmsg));
     replay_commit(f, 0, &log);
-    apply_commit(f, 1, bytes_of(blk.data, blk.len));
+    apply_commit(f, 1, t_bytes(blk.data, blk.len));
     block_done(f, e, 4, t);
     assert_stores_equal(f);
 
@@ -1528,7 +1517,7 @@ static void writelog_replay(void **state)
     tb_buf_reset(&log.buf);
     log.count = 0;
     txn = scratch_recording(f, 1, &log, &parent);
-    int rv = ledger_apply_block(f->l[1], txn, bytes_of(blk.data, blk.len), &v);
+    int rv = ledger_apply_block(f->l[1], txn, t_bytes(blk.data, blk.len), &v);
     store_abort(txn);
     OK(rv);
     /* A replay that fails at any write (here the first, a middle one, the last) and whose
@@ -1548,7 +1537,7 @@ static void writelog_replay(void **state)
         assert_memory_equal(after, before, sizeof(before));
         assert_memory_equal(nafter, nbefore, sizeof(nbefore));
     }
-    apply_commit(f, 0, bytes_of(blk.data, blk.len));
+    apply_commit(f, 0, t_bytes(blk.data, blk.len));
     replay_commit(f, 1, &log);
     block_done(f, e, 4, t);
     assert_stores_equal(f);
@@ -1597,14 +1586,14 @@ static void sig_cache_remembers(void **state)
     OK(store_begin_read(f->st[0], &txn, errmsg));
     for (size_t i = 0; i < n; i++) {
         struct ledger_verdict v;
-        OK(ledger_check_tx(f->l[0], txn, bytes_of(envs[i].buf.data, envs[i].buf.len), t, &v));
+        OK(ledger_check_tx(f->l[0], txn, t_bytes(envs[i].buf.data, envs[i].buf.len), t, &v));
     }
     store_abort(txn);
     ledger_sig_stats(f->l[0], &v1, &h1);
     assert_int_equal(v1 - v0, n);
     /* The proposer's build of the first k, checked first and longest ago. */
     for (size_t i = 0; i < k; i++)
-        cand[i] = bytes_of(envs[i].buf.data, envs[i].buf.len);
+        cand[i] = t_bytes(envs[i].buf.data, envs[i].buf.len);
     struct ledger_build_limits lim = {.txs_max = k, .block_bytes_max = WIRE_BLOCK_BYTES_MAX};
     struct tb_buf blk;
     size_t taken = 0, nskip = 0;

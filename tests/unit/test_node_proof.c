@@ -73,17 +73,6 @@ struct fx
     struct t_rng rng;
 };
 
-static struct tb_bytes bytes_of(const void *p, size_t n)
-{
-    struct tb_bytes b = {.ptr = p, .len = n};
-    return b;
-}
-
-static struct tb_bytes str_bytes(const char *s)
-{
-    return bytes_of(s, strlen(s));
-}
-
 /* ------------------------------------------------------------ genesis, keys */
 
 static struct cr_key *key_new(struct fx *f)
@@ -171,12 +160,12 @@ static size_t tx_register(struct fx *f, int city, const char *agency, struct cr_
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_AGENCY_REGISTER;
-    b.u.reg.city = str_bytes(cities[city]);
-    b.u.reg.agency = str_bytes(agency);
-    b.u.reg.name = str_bytes("Provident Fund Centre");
-    b.u.reg.public_key = bytes_of(pub, cr_key_public(key, pub));
+    b.u.reg.city = t_str(cities[city]);
+    b.u.reg.agency = t_str(agency);
+    b.u.reg.name = t_str("Provident Fund Centre");
+    b.u.reg.public_key = t_bytes(pub, cr_key_public(key, pub));
     for (size_t i = 0; i < type_count; i++)
-        b.u.reg.types[i] = str_bytes(types[i]);
+        b.u.reg.types[i] = t_str(types[i]);
     b.u.reg.type_count = type_count;
     b.u.reg.not_after = T0_S + 10u * 365u * 86400u;
     return env_make(f, &b, f->node[city]);
@@ -188,10 +177,10 @@ static size_t tx_retire(struct fx *f, int city, const char *agency, struct cr_ke
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_AGENCY_RETIRE;
-    b.u.retire.city = str_bytes(cities[city]);
-    b.u.retire.agency = str_bytes(agency);
-    b.u.retire.public_key = bytes_of(pub, cr_key_public(key, pub));
-    b.u.retire.reason = str_bytes("key rotated");
+    b.u.retire.city = t_str(cities[city]);
+    b.u.retire.agency = t_str(agency);
+    b.u.retire.public_key = t_bytes(pub, cr_key_public(key, pub));
+    b.u.retire.reason = t_str("key rotated");
     return env_make(f, &b, f->node[city]);
 }
 
@@ -201,13 +190,13 @@ static size_t tx_issue(struct fx *f, struct cr_key *signer, const char *type, in
     struct wire_tx_body b;
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_RECORD_ISSUE;
-    b.u.issue.type = str_bytes(type);
-    b.u.issue.city = str_bytes(cities[city]);
-    b.u.issue.agency = str_bytes(agency);
+    b.u.issue.type = t_str(type);
+    b.u.issue.city = t_str(cities[city]);
+    b.u.issue.agency = t_str(agency);
     memset(b.u.issue.subject, 0x5a, H);
     b.u.issue.issued_at = f->now_ms / 1000u;
     b.u.issue.expires_at = expires_at;
-    b.u.issue.claims[0].key = str_bytes("amount");
+    b.u.issue.claims[0].key = t_str("amount");
     b.u.issue.claims[0].is_uint = true;
     b.u.issue.claims[0].uint_value = 1000u + nonce;
     b.u.issue.claim_count = 1;
@@ -222,7 +211,7 @@ static size_t tx_revoke(struct fx *f, struct cr_key *signer, const uint8_t recor
     memset(&b, 0, sizeof(b));
     b.kind = WIRE_KIND_RECORD_REVOKE;
     memcpy(b.u.revoke.record_id, record_id, H);
-    b.u.revoke.reason = str_bytes("issued in error");
+    b.u.revoke.reason = t_str("issued in error");
     b.u.revoke.revoked_at = f->now_ms / 1000u;
     return env_make(f, &b, signer);
 }
@@ -262,7 +251,7 @@ static void cert_make(struct fx *f, uint64_t height, const uint8_t hash[H], stru
         size_t n = 0;
         OK(cr_sign(validator_key(f, i), in.data, in.len, sigs[i], &n));
         c.sigs[i].validator_index = i;
-        c.sigs[i].sig = bytes_of(sigs[i], n);
+        c.sigs[i].sig = t_bytes(sigs[i], n);
     }
     c.sig_count = 3;
     OK(wire_cert_encode(&c, out, errmsg));
@@ -281,7 +270,7 @@ static void commit(struct fx *f, const size_t *envs, size_t n)
     size_t taken = 0, nskip = 0;
     assert_true(n <= 64);
     for (size_t i = 0; i < n; i++)
-        cand[i] = bytes_of(f->envs[envs[i]].buf.data, f->envs[envs[i]].buf.len);
+        cand[i] = t_bytes(f->envs[envs[i]].buf.data, f->envs[envs[i]].buf.len);
     tb_buf_init(&blk, WIRE_BLOCK_BYTES_MAX);
     tb_buf_init(&cert, WIRE_CERT_BYTES_MAX);
     uint64_t t = f->now_ms + 5000u;
@@ -299,9 +288,9 @@ static void commit(struct fx *f, const size_t *envs, size_t n)
     wire_block_release(&wb);
     cert_make(f, f->height + 1, hash, &cert);
     OK(store_begin_write(f->st, &txn, errmsg));
-    if (ledger_apply_block(f->l, txn, bytes_of(blk.data, blk.len), &v) != TB_OK)
+    if (ledger_apply_block(f->l, txn, t_bytes(blk.data, blk.len), &v) != TB_OK)
         fail_msg("apply: %s", v.message);
-    OK(store_cert_put(txn, f->height + 1, bytes_of(cert.data, cert.len), errmsg));
+    OK(store_cert_put(txn, f->height + 1, t_bytes(cert.data, cert.len), errmsg));
     OK(store_commit(txn, errmsg));
     f->now_ms = t;
     f->height++;
@@ -486,7 +475,7 @@ static void test_build_refusals(void **state)
     /* A pending record: acknowledged, not committed. */
     size_t p = tx_issue(f, f->pf, "pf.loan", 0, "pf", 0, 999);
     OK(store_begin_write(f->st, &txn, errmsg));
-    OK(store_pending_put(txn, f->envs[p].id, bytes_of(f->envs[p].buf.data, f->envs[p].buf.len),
+    OK(store_pending_put(txn, f->envs[p].id, t_bytes(f->envs[p].buf.data, f->envs[p].buf.len),
                          errmsg));
     OK(store_commit(txn, errmsg));
     OK(store_begin_read(f->st, &txn, errmsg));
@@ -510,7 +499,7 @@ static void test_build_corrupt(void **state)
     OK(store_begin_write(f->st, &txn, errmsg));
     f->txn = txn; /* a failing assertion leaves it to teardown */
     store_key_u64(&k, f->height);
-    OK(store_put(txn, STORE_DB_BLOCK_HASHES, store_key_bytes(&k), bytes_of(wrong, H), 0, errmsg));
+    OK(store_put(txn, STORE_DB_BLOCK_HASHES, store_key_bytes(&k), t_bytes(wrong, H), 0, errmsg));
     assert_int_equal(proof_build(f->l, txn, id, 0, b, errmsg), TB_EIO);
     /* The ledger's entry says revoked where the status tree says valid. */
     uint8_t rk[8 + H];
@@ -518,10 +507,10 @@ static void test_build_corrupt(void **state)
     memcpy(rk, "ledger/r", 8);
     memcpy(rk + 8, id, H);
     tb_buf_init(&v, 1024);
-    OK(store_get(txn, STORE_DB_META, bytes_of(rk, sizeof(rk)), &v, errmsg));
+    OK(store_get(txn, STORE_DB_META, t_bytes(rk, sizeof(rk)), &v, errmsg));
     v.data[1] = 2;     /* state revoked */
     v.data[17] = 0x02; /* revoked_height 2: at height 2 it would be revoked */
-    OK(store_put(txn, STORE_DB_META, bytes_of(rk, sizeof(rk)), bytes_of(v.data, v.len), 0, errmsg));
+    OK(store_put(txn, STORE_DB_META, t_bytes(rk, sizeof(rk)), t_bytes(v.data, v.len), 0, errmsg));
     assert_int_equal(proof_build(f->l, txn, id, 2, b, errmsg), TB_EIO);
     assert_non_null(strstr(errmsg, "disagree"));
     tb_buf_release(&v);

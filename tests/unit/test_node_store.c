@@ -45,17 +45,6 @@ static char errmsg[TB_ERRMSG_SIZE];
             fail_msg("%s: %s (%s)", #expr, tb_strerror(rv_), errmsg); \
     } while (0)
 
-static struct tb_bytes bytes_of(const void *p, size_t n)
-{
-    struct tb_bytes b = {.ptr = p, .len = n};
-    return b;
-}
-
-static struct tb_bytes str_bytes(const char *s)
-{
-    return bytes_of(s, strlen(s));
-}
-
 static char *mkdir_tmp(const char *tag)
 {
     return tb_strdup(t_tmpdir(tag));
@@ -102,17 +91,17 @@ static void write_everything(struct store *s)
     OK(store_begin_write(s, &w, errmsg));
     OK(store_chain_put(w, chain, CR_SUITE_SM2_SM3, errmsg));
     OK(store_state_put(w, &st, errmsg));
-    OK(store_block_put(w, 7, hash, str_bytes("block seven"), errmsg));
-    OK(store_cert_put(w, 7, str_bytes("cert seven"), errmsg));
+    OK(store_block_put(w, 7, hash, t_str("block seven"), errmsg));
+    OK(store_cert_put(w, 7, t_str("cert seven"), errmsg));
     OK(store_txloc_put(w, rec, &loc, errmsg));
-    OK(store_pending_put(w, rec, str_bytes("envelope"), errmsg));
+    OK(store_pending_put(w, rec, t_str("envelope"), errmsg));
     OK(store_subject_put(w, subj, "hukou", rec, errmsg));
     OK(store_issuer_put(w, "shanghai", "police", rec, errmsg));
-    OK(store_audit_put(w, subj, 7, 1, str_bytes("audit entry"), errmsg));
-    OK(store_document_put(w, rec, str_bytes("sealed doc"), errmsg));
-    OK(store_agency_put(w, str_bytes("pubkey-1"), str_bytes("agency info"), errmsg));
-    OK(store_member_put(w, "shanghai", str_bytes("member info"), errmsg));
-    OK(store_evidence_put(w, 7, 2, 1, 3, str_bytes("two votes"), errmsg));
+    OK(store_audit_put(w, subj, 7, 1, t_str("audit entry"), errmsg));
+    OK(store_document_put(w, rec, t_str("sealed doc"), errmsg));
+    OK(store_agency_put(w, t_str("pubkey-1"), t_str("agency info"), errmsg));
+    OK(store_member_put(w, "shanghai", t_str("member info"), errmsg));
+    OK(store_evidence_put(w, 7, 2, 1, 3, t_str("two votes"), errmsg));
     struct cr_log_store lst = store_log_tree(s);
     struct cr_smt_store sst = store_smt_tree(s);
     struct cr_smt_node node = {.kind = CR_SMT_NODE_INNER};
@@ -127,8 +116,8 @@ static void write_everything(struct store *s)
     OK(sst.root_put(sst.impl, w, hash, nloc, errmsg));
     OK(sst.root_put(sst.impl, w, hash, 9, errmsg)); /* known: keeps the first */
     OK(store_commit(w, errmsg));
-    OK(store_wal_put(s, str_bytes("wal record 1"), errmsg));
-    OK(store_wal_put(s, str_bytes("wal record 2"), errmsg)); /* overwritten */
+    OK(store_wal_put(s, t_str("wal record 1"), errmsg));
+    OK(store_wal_put(s, t_str("wal record 2"), errmsg)); /* overwritten */
 }
 
 static void check_everything(struct store *s)
@@ -177,14 +166,14 @@ static void check_everything(struct store *s)
     expect_buf(&buf, "audit entry", 11);
     OK(store_document_get(r, rec, &buf, errmsg));
     expect_buf(&buf, "sealed doc", 10);
-    OK(store_agency_get(r, str_bytes("pubkey-1"), &buf, errmsg));
+    OK(store_agency_get(r, t_str("pubkey-1"), &buf, errmsg));
     expect_buf(&buf, "agency info", 11);
     OK(store_member_get(r, "shanghai", &buf, errmsg));
     expect_buf(&buf, "member info", 11);
     OK(store_wal_get(r, &buf, errmsg));
     expect_buf(&buf, "wal record 2", 12);
     uint8_t ekey[17] = {0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 2, 1, 0, 0, 0, 3};
-    OK(store_get(r, STORE_DB_EVIDENCE, bytes_of(ekey, sizeof(ekey)), &buf, errmsg));
+    OK(store_get(r, STORE_DB_EVIDENCE, t_bytes(ekey, sizeof(ekey)), &buf, errmsg));
     expect_buf(&buf, "two votes", 9);
     struct cr_log_store lst = store_log_tree(s);
     struct cr_smt_store sst = store_smt_tree(s);
@@ -249,24 +238,23 @@ static void refusals_and_errors(void **state)
     long_name[sizeof(long_name) - 1] = '\0';
 
     OK(store_begin_write(s, &w, errmsg));
-    assert_int_equal(store_block_put(w, 7, hash, str_bytes("other"), errmsg), TB_EEXIST);
+    assert_int_equal(store_block_put(w, 7, hash, t_str("other"), errmsg), TB_EEXIST);
     assert_non_null(strstr(errmsg, "block 7"));
     assert_int_equal(store_txloc_put(w, rec, &loc, errmsg), TB_EEXIST);
     assert_int_equal(store_chain_put(w, rec, CR_SUITE_ED25519_SHA256, errmsg), TB_EEXIST);
-    assert_int_equal(store_evidence_put(w, 7, 2, 1, 3, str_bytes("x"), errmsg), TB_EEXIST);
+    assert_int_equal(store_evidence_put(w, 7, 2, 1, 3, t_str("x"), errmsg), TB_EEXIST);
     assert_int_equal(store_subject_put(w, subj, long_name, rec, errmsg), TB_EINVAL);
     assert_int_equal(store_subject_put(w, subj, "", rec, errmsg), TB_EINVAL);
     assert_int_equal(store_issuer_put(w, "c", long_name, rec, errmsg), TB_EINVAL);
-    assert_int_equal(store_put(w, STORE_DB_META, bytes_of("", 0), str_bytes("v"), 0, errmsg),
-                     TB_EINVAL);
+    assert_int_equal(store_put(w, STORE_DB_META, t_bytes("", 0), t_str("v"), 0, errmsg), TB_EINVAL);
     assert_int_equal(store_cert_get(w, 8, NULL, errmsg), TB_ENOTFOUND);
-    assert_int_equal(store_del(w, STORE_DB_CERTS, bytes_of("nope", 4), errmsg), TB_ENOTFOUND);
+    assert_int_equal(store_del(w, STORE_DB_CERTS, t_bytes("nope", 4), errmsg), TB_ENOTFOUND);
     bool was = true;
     OK(store_pending_del(w, subj, &was, errmsg)); /* absent: fine, and says so */
     assert_false(was);
     /* None of those refusals killed the transaction. */
     assert_true(store_txn_writable(w));
-    OK(store_cert_put(w, 7, str_bytes("cert seven, second quorum"), errmsg));
+    OK(store_cert_put(w, 7, t_str("cert seven, second quorum"), errmsg));
     OK(store_commit(w, errmsg));
 
     /* A value larger than the caller's maximum: TB_ELIMIT, buffer freed. */
@@ -278,8 +266,7 @@ static void refusals_and_errors(void **state)
     /* A value of the wrong size for its layout is a corrupt store: TB_EIO. */
     uint8_t got[H];
     assert_int_equal(
-        store_get_exact(r, STORE_DB_CERTS, bytes_of("\0\0\0\0\0\0\0\7", 8), got, H, errmsg),
-        TB_EIO);
+        store_get_exact(r, STORE_DB_CERTS, t_bytes("\0\0\0\0\0\0\0\7", 8), got, H, errmsg), TB_EIO);
     assert_non_null(strstr(errmsg, "corrupt"));
     store_abort(r);
     tb_buf_release(&small);
@@ -305,11 +292,11 @@ static void snapshot_isolation(void **state)
     struct tb_buf buf;
     tb_buf_init(&buf, BUF_MAX);
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_cert_put(w, 1, str_bytes("old"), errmsg));
+    OK(store_cert_put(w, 1, t_str("old"), errmsg));
     OK(store_commit(w, errmsg));
     OK(store_begin_read(s, &r, errmsg));
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_cert_put(w, 1, str_bytes("new"), errmsg));
+    OK(store_cert_put(w, 1, t_str("new"), errmsg));
     OK(store_cert_get(w, 1, &buf, errmsg)); /* the writer sees its own write */
     expect_buf(&buf, "new", 3);
     OK(store_commit(w, errmsg));
@@ -326,7 +313,7 @@ static void snapshot_isolation(void **state)
     store_abort(r2);
     /* An aborted write leaves nothing. */
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_cert_put(w, 2, str_bytes("aborted"), errmsg));
+    OK(store_cert_put(w, 2, t_str("aborted"), errmsg));
     store_abort(w);
     OK(store_begin_read(s, &r, errmsg));
     assert_int_equal(store_cert_get(r, 2, &buf, errmsg), TB_ENOTFOUND);
@@ -390,7 +377,7 @@ static void scan_pages(struct store_txn *r, struct tb_bytes prefix, uint32_t pag
         assert_true(visited <= page);
         if (visited < page)
             break;
-        after = bytes_of(c->got[c->n - 1].key, c->got[c->n - 1].len);
+        after = t_bytes(c->got[c->n - 1].key, c->got[c->n - 1].len);
         pafter = &after;
     }
     assert_int_equal(c->n, hi - lo);
@@ -429,8 +416,8 @@ static void scans_match_sorted_list(void **state)
     qsort(all, SCAN_N, sizeof(*all), scan_entry_cmp);
 
     OK(store_begin_read(s, &r, errmsg));
-    scan_pages(r, bytes_of(NULL, 0), 1000, all, 0, SCAN_N);
-    scan_pages(r, bytes_of(NULL, 0), 7, all, 0, SCAN_N);
+    scan_pages(r, t_bytes(NULL, 0), 1000, all, 0, SCAN_N);
+    scan_pages(r, t_bytes(NULL, 0), 7, all, 0, SCAN_N);
     for (int si = 0; si < 3; si++) {
         for (int ti = -1; ti < 4; ti++) {
             OK(store_key_subject(&k, subjects[si], ti < 0 ? NULL : types[ti], NULL));
@@ -476,7 +463,7 @@ static void pending_scan_stops(void **state)
     for (uint64_t i = 0; i < 20; i++) {
         uint8_t id[H];
         id_of(id, 30, i);
-        OK(store_pending_put(w, id, str_bytes("envelope"), errmsg));
+        OK(store_pending_put(w, id, t_str("envelope"), errmsg));
     }
     struct store_visitor v = {.arg = &count, .visit = pending_visit};
     OK(store_pending_scan(w, 100, &v, &visited, errmsg));
@@ -517,9 +504,9 @@ static void pending_log_layout(void **state)
     id_of(b, 31, 2);
     tb_buf_init(&buf, 64);
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_pending_put(w, a, str_bytes("first"), errmsg));
-    OK(store_pending_put(w, b, str_bytes("second"), errmsg));
-    OK(store_pending_put(w, a, str_bytes("first"), errmsg)); /* a resubmission */
+    OK(store_pending_put(w, a, t_str("first"), errmsg));
+    OK(store_pending_put(w, b, t_str("second"), errmsg));
+    OK(store_pending_put(w, a, t_str("first"), errmsg)); /* a resubmission */
     OK(store_commit(w, errmsg));
     assert_int_equal(db_entries(s, STORE_DB_PENDING), 2);
     assert_int_equal(db_entries(s, STORE_DB_PENDING_LOG), 2);
@@ -538,7 +525,7 @@ static void pending_log_layout(void **state)
     struct store_key k;
     store_key_u64(&k, 2); /* b's sequence */
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_put(w, STORE_DB_PENDING, bytes_of(a, H), bytes_of(k.bytes, k.len), 0, errmsg));
+    OK(store_put(w, STORE_DB_PENDING, t_bytes(a, H), t_bytes(k.bytes, k.len), 0, errmsg));
     assert_int_equal(store_pending_get(w, a, &buf, errmsg), TB_EIO);
     store_abort(w);
     tb_buf_release(&buf);
@@ -564,11 +551,10 @@ static void child_commit_then_exit(const char *dir)
     struct store_txn *w = NULL;
     if (store_open(&s, dir, MAP_BYTES, em) != TB_OK)
         _exit(10);
-    if (store_begin_write(s, &w, em) != TB_OK ||
-        store_cert_put(w, 2, str_bytes("two"), em) != TB_OK || store_commit(w, em) != TB_OK)
+    if (store_begin_write(s, &w, em) != TB_OK || store_cert_put(w, 2, t_str("two"), em) != TB_OK ||
+        store_commit(w, em) != TB_OK)
         _exit(11);
-    if (store_begin_write(s, &w, em) != TB_OK ||
-        store_cert_put(w, 3, str_bytes("three"), em) != TB_OK)
+    if (store_begin_write(s, &w, em) != TB_OK || store_cert_put(w, 3, t_str("three"), em) != TB_OK)
         _exit(12);
     _exit(0);
 }
@@ -582,7 +568,7 @@ static void child_write_until_killed(const char *dir, int fd)
     if (store_open(&s, dir, MAP_BYTES, em) != TB_OK || store_begin_write(s, &w, em) != TB_OK)
         _exit(10);
     for (uint64_t h = 100; h < 2100; h++) {
-        if (store_cert_put(w, h, str_bytes("never committed"), em) != TB_OK)
+        if (store_cert_put(w, h, t_str("never committed"), em) != TB_OK)
             _exit(11);
     }
     if (write(fd, "x", 1) != 1)
@@ -601,7 +587,7 @@ static void durability_across_crashes(void **state)
     int fds[2];
     tb_buf_init(&buf, BUF_MAX);
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_cert_put(w, 1, str_bytes("one"), errmsg));
+    OK(store_cert_put(w, 1, t_str("one"), errmsg));
     OK(store_commit(w, errmsg));
     store_close(s);
 
@@ -640,7 +626,7 @@ static void durability_across_crashes(void **state)
     store_abort(r);
     /* The killed writer's lock is gone: writing works. */
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_cert_put(w, 3, str_bytes("three, later"), errmsg));
+    OK(store_cert_put(w, 3, t_str("three, later"), errmsg));
     OK(store_commit(w, errmsg));
     store_close(s);
     tb_buf_release(&buf);
@@ -739,7 +725,7 @@ static void map_full_then_grow(void **state)
             uint8_t id[H];
             id_of(id, 40, j);
             memset(val, (int)(j & 0xff), 4000);
-            rv = store_document_put(w, id, bytes_of(val, 4000), errmsg);
+            rv = store_document_put(w, id, t_bytes(val, 4000), errmsg);
         }
         if (rv != TB_OK) {
             assert_false(store_txn_writable(w));
@@ -775,7 +761,7 @@ static void map_full_then_grow(void **state)
         uint8_t id[H];
         id_of(id, 40, i);
         OK(store_begin_write(s, &w, errmsg));
-        OK(store_document_put(w, id, bytes_of(val, 4000), errmsg));
+        OK(store_document_put(w, id, t_bytes(val, 4000), errmsg));
         OK(store_commit(w, errmsg));
     }
     uint64_t n = 0;
@@ -808,7 +794,7 @@ static void map_grown_elsewhere(void **state)
         for (uint64_t i = 0; i < 600; i++) { /* 2.4 MB: more than the parent's map */
             uint8_t id[H];
             id_of(id, 45, i);
-            if (store_document_put(w, id, bytes_of(val, sizeof(val)), em) != TB_OK)
+            if (store_document_put(w, id, t_bytes(val, sizeof(val)), em) != TB_OK)
                 _exit(11);
         }
         _exit(store_commit(w, em) == TB_OK ? 0 : 12);
@@ -824,7 +810,7 @@ static void map_grown_elsewhere(void **state)
     store_abort(r);
     struct store_txn *w = NULL;
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_cert_put(w, 1, str_bytes("after the resize"), errmsg));
+    OK(store_cert_put(w, 1, t_str("after the resize"), errmsg));
     OK(store_commit(w, errmsg));
     store_close(s);
     t_rmtree(dir);
@@ -1094,7 +1080,7 @@ static struct key_walk walk_u64_keys(struct store *s, enum store_db db)
     struct store_txn *r = NULL;
     uint32_t visited = 0;
     OK(store_begin_read(s, &r, errmsg));
-    OK(store_scan(r, db, bytes_of(NULL, 0), NULL, 100000, &v, &visited, errmsg));
+    OK(store_scan(r, db, t_bytes(NULL, 0), NULL, 100000, &v, &visited, errmsg));
     OK(store_commit(r, errmsg));
     return kw;
 }
@@ -1113,22 +1099,21 @@ static void append_in_order(void **state)
     uint64_t key = 0;
     OK(store_begin_write(s, &w, errmsg));
     for (uint64_t i = 1; i <= 3000; i++) {
-        OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+        OK(store_append_u64(w, STORE_DB_SMT_NODES, t_str("node"), &key, errmsg));
         assert_int_equal(key, i);
     }
     store_key_u64(&k, 3500); /* a direct appending put: the next append follows it */
-    OK(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), str_bytes("x"), STORE_PUT_APPEND,
-                 errmsg));
-    OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+    OK(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), t_str("x"), STORE_PUT_APPEND, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, t_str("node"), &key, errmsg));
     assert_int_equal(key, 3501);
     store_key_u64(&k, 3502); /* a plain put: the next transaction starts after it */
-    OK(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), str_bytes("y"), 0, errmsg));
+    OK(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), t_str("y"), 0, errmsg));
     OK(store_commit(w, errmsg));
     /* A new transaction finds the last key with one cursor lookup. */
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, t_str("node"), &key, errmsg));
     assert_int_equal(key, 3503);
-    OK(store_append_u64(w, STORE_DB_BLOCK_HASHES, str_bytes("first"), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_BLOCK_HASHES, t_str("first"), &key, errmsg));
     assert_int_equal(key, 1); /* an empty database starts at 1 */
     OK(store_commit(w, errmsg));
     struct key_walk kw = walk_u64_keys(s, STORE_DB_SMT_NODES);
@@ -1151,24 +1136,23 @@ static void append_out_of_order(void **state)
     uint64_t key = 0;
     OK(store_begin_write(s, &w, errmsg));
     for (int i = 0; i < 10; i++)
-        OK(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("node"), &key, errmsg));
+        OK(store_append_u64(w, STORE_DB_SMT_NODES, t_str("node"), &key, errmsg));
     OK(store_commit(w, errmsg));
     uint64_t bad[] = {5, 10};
     for (size_t i = 0; i < 2; i++) {
         OK(store_begin_write(s, &w, errmsg));
         store_key_u64(&k, bad[i]);
-        assert_int_equal(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), str_bytes("z"),
+        assert_int_equal(store_put(w, STORE_DB_SMT_NODES, store_key_bytes(&k), t_str("z"),
                                    STORE_PUT_APPEND, errmsg),
                          TB_EIO);
         assert_non_null(strstr(errmsg, "append out of order"));
-        assert_int_equal(store_append_u64(w, STORE_DB_SMT_NODES, str_bytes("n"), &key, errmsg),
-                         TB_EIO);
+        assert_int_equal(store_append_u64(w, STORE_DB_SMT_NODES, t_str("n"), &key, errmsg), TB_EIO);
         assert_int_equal(store_commit(w, errmsg), TB_EIO);
     }
     /* A database whose last key is no u64 cannot be appended to. */
     OK(store_begin_write(s, &w, errmsg));
-    OK(store_member_put(w, "shanghai", str_bytes("member"), errmsg));
-    assert_int_equal(store_append_u64(w, STORE_DB_MEMBERS, str_bytes("m"), &key, errmsg), TB_EIO);
+    OK(store_member_put(w, "shanghai", t_str("member"), errmsg));
+    assert_int_equal(store_append_u64(w, STORE_DB_MEMBERS, t_str("m"), &key, errmsg), TB_EIO);
     store_abort(w);
     struct key_walk kw = walk_u64_keys(s, STORE_DB_SMT_NODES);
     assert_true(kw.ordered);
@@ -1205,11 +1189,11 @@ static void smt_store_layout(void **state)
     /* Corrupt values: a wrong size, a kind that does not match its size. */
     memset(value, 0, sizeof(value));
     value[0] = CR_SMT_NODE_LEAF;
-    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 81), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, t_bytes(value, 81), &key, errmsg));
     value[0] = CR_SMT_NODE_INNER;
-    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 65), &key, errmsg));
-    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 80), &key, errmsg));
-    OK(store_append_u64(w, STORE_DB_SMT_NODES, bytes_of(value, 96), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, t_bytes(value, 65), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, t_bytes(value, 80), &key, errmsg));
+    OK(store_append_u64(w, STORE_DB_SMT_NODES, t_bytes(value, 96), &key, errmsg));
     OK(store_commit(w, errmsg));
     store_close(s);
     s = open_at(dir, MAP_BYTES);
@@ -1322,9 +1306,9 @@ static int apply_block_ex(struct store *s, uint64_t height, bool commit_anyway, 
         abort();
     id_of(hash, 70, height);
     id_of(subj, 71, height);
-    rv = store_block_put(w, height, hash, str_bytes("block bytes"), em);
+    rv = store_block_put(w, height, hash, t_str("block bytes"), em);
     if (rv == TB_OK)
-        rv = store_cert_put(w, height, str_bytes("cert bytes"), em);
+        rv = store_cert_put(w, height, t_str("cert bytes"), em);
     for (uint32_t i = 0; i < FB_TXS && rv == TB_OK; i++) {
         uint8_t tx[H], leaf[H];
         struct store_txloc loc = {.height = height, .index = i};
@@ -1376,7 +1360,7 @@ static void fault_setup(const char *dir)
     for (uint32_t i = 0; i < FB_TXS; i++) {
         uint8_t tx[H];
         id_of(tx, 74, i);
-        OK(store_pending_put(w, tx, str_bytes("pending envelope"), errmsg));
+        OK(store_pending_put(w, tx, t_str("pending envelope"), errmsg));
     }
     OK(store_commit(w, errmsg));
     store_close(s);
@@ -1538,7 +1522,7 @@ static void wal_survives_exit(void **state)
         struct store *s = NULL;
         if (store_open(&s, dir, MAP_BYTES, em) != TB_OK)
             _exit(10);
-        if (store_wal_put(s, str_bytes("signed h=5 r=0 prevote"), em) != TB_OK)
+        if (store_wal_put(s, t_str("signed h=5 r=0 prevote"), em) != TB_OK)
             _exit(11);
         _exit(0); /* acknowledged, then dead without closing */
     }
@@ -1555,7 +1539,7 @@ static void wal_survives_exit(void **state)
     /* A fault in the WAL's own transaction: reported, old record kept. */
     struct store_fault f = {.ops = STORE_FAULT_COMMIT, .code = TB_EIO};
     store_fault_set(s, &f);
-    assert_int_equal(store_wal_put(s, str_bytes("lost"), errmsg), TB_EIO);
+    assert_int_equal(store_wal_put(s, t_str("lost"), errmsg), TB_EIO);
     assert_non_null(strstr(errmsg, "wal"));
     OK(store_begin_read(s, &r, errmsg));
     OK(store_wal_get(r, &buf, errmsg));
