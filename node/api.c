@@ -178,6 +178,19 @@ static int api_u64_parse(const char *s, uint64_t *out)
     return TB_OK;
 }
 
+int api_req_param_u64(struct http_req *req, const char *name, uint64_t min, uint64_t *out)
+{
+    const char *v = http_req_param(req, name);
+    TB_ASSERT(v != NULL); /* the route names it */
+    if (api_u64_parse(v, out) != TB_OK || *out < min) {
+        http_reply_error(req, 400, "bad_request",
+                         "%s: expected a decimal %" PRIu64 "..2^64-1 without sign or leading zeros",
+                         name, min);
+        return TB_EINVAL;
+    }
+    return TB_OK;
+}
+
 int api_req_query_u64(struct http_req *req, const char *name, uint64_t min, uint64_t max,
                       uint64_t def, uint64_t *out)
 {
@@ -477,13 +490,8 @@ static void api_h_block(struct http_req *req, void *arg)
     struct tb_buf blk, cert;
     char errmsg[TB_ERRMSG_SIZE] = "";
     uint64_t height = 0;
-    const char *hp = http_req_param(req, "height");
-    TB_ASSERT(hp != NULL);
-    if (api_u64_parse(hp, &height) != TB_OK) {
-        http_reply_error(req, 400, "bad_request",
-                         "height: expected a decimal without sign or leading zeros");
+    if (api_req_param_u64(req, "height", 0, &height) != TB_OK)
         return;
-    }
     if (api_req_read_begin(req, n, &txn) != TB_OK)
         return;
     tb_buf_init(&blk, WIRE_BLOCK_BYTES_MAX);

@@ -72,6 +72,11 @@ TB_MUST_CHECK int api_hex32_parse(const char *text, size_t len, uint8_t out[WIRE
 TB_MUST_CHECK int api_req_param_hex32(struct http_req *req, const char *name,
                                       uint8_t out[WIRE_HASH_BYTES]);
 
+/* The path parameter `name` as a decimal of at least min without sign or leading zeros;
+ * 400 bad_request otherwise. */
+TB_MUST_CHECK int api_req_param_u64(struct http_req *req, const char *name, uint64_t min,
+                                    uint64_t *out);
+
 /*
  * The query parameter `name` as a decimal in min..max without sign or leading zeros;
  * absent: *out = def. 400 bad_request otherwise.

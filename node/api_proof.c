@@ -604,27 +604,6 @@ static json_t *api_json_header_answer(struct ledger *l, const struct api_header 
                      "validators", same_set ? api_json_validators(l) : json_null());
 }
 
-/* A height path segment: a decimal without sign or leading zeros, 1..UINT64_MAX. */
-static int api_req_height_param(struct http_req *req, uint64_t *out)
-{
-    const char *hp = http_req_param(req, "height");
-    uint64_t v = 0;
-    size_t len = hp != NULL ? strlen(hp) : 0;
-    bool ok = len > 0 && len <= 20 && hp[0] != '0';
-    for (size_t i = 0; ok && i < len; i++) {
-        uint64_t d = (uint64_t)(hp[i] - '0');
-        ok = hp[i] >= '0' && hp[i] <= '9' && v <= (UINT64_MAX - d) / 10u;
-        v = v * 10u + d;
-    }
-    if (!ok) {
-        http_reply_error(req, 400, "bad_request",
-                         "height: expected a decimal 1..2^64-1 without sign or leading zeros");
-        return TB_EINVAL;
-    }
-    *out = v;
-    return TB_OK;
-}
-
 /* GET /v1/headers/{height} */
 void api_h_header(struct http_req *req, void *arg)
 {
@@ -632,7 +611,7 @@ void api_h_header(struct http_req *req, void *arg)
     struct store_txn *txn = NULL;
     char errmsg[TB_ERRMSG_SIZE] = "";
     uint64_t height = 0;
-    if (api_req_height_param(req, &height) != TB_OK)
+    if (api_req_param_u64(req, "height", 1, &height) != TB_OK)
         return;
     struct api_header *h = tb_calloc(1, sizeof(*h));
     if (h == NULL) {
